@@ -1,0 +1,39 @@
+namespace OpenAiRelay.Configuration;
+
+/// <summary>
+/// Maps the deployment guide's environment variables onto <see cref="RelayOptions"/> keys, so existing
+/// <c>.env</c> files keep working. Values are trimmed: surrounding whitespace is never part of a key or token.
+/// </summary>
+internal static class LegacyEnvironmentVariables
+{
+    private static readonly (string Variable, string Key)[] s_map =
+    [
+        ("OPENAI_API_KEY", "Relay:Upstream:ApiKey"),
+        ("OPENAI_BASE_URL", "Relay:Upstream:BaseUrl"),
+        ("OPENAI_ORGANIZATION", "Relay:Upstream:Organization"),
+        ("OPENAI_PROJECT", "Relay:Upstream:Project"),
+        // RELAY_TOKEN wins over OPENAI_RELAY_TOKEN when both are set (listed last).
+        ("OPENAI_RELAY_TOKEN", "Relay:Tokens"),
+        ("RELAY_TOKEN", "Relay:Tokens"),
+        ("PORT", "Relay:Listen:Port"),
+        ("BIND_ADDRESS", "Relay:Listen:BindAddress"),
+        ("RELAY_TRUSTED_PROXIES", "Relay:Listen:TrustedProxies"),
+    ];
+
+    public static IConfigurationBuilder AddLegacyEnvironmentVariables(
+        this IConfigurationBuilder builder, Func<string, string?>? getVariable = null)
+    {
+        getVariable ??= Environment.GetEnvironmentVariable;
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (variable, key) in s_map)
+        {
+            var value = getVariable(variable);
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                values[key] = value.Trim();
+            }
+        }
+
+        return builder.AddInMemoryCollection(values);
+    }
+}

@@ -1,0 +1,49 @@
+namespace OpenAiRelay.Errors;
+
+/// <summary>
+/// An error the relay itself answers with, in OpenAI's envelope <c>{"error":{"message","type","param","code"}}</c>
+/// so that every SDK maps it to the right exception. Messages never contain secrets or upstream URLs.
+/// </summary>
+internal sealed record RelayError(int StatusCode, string Type, string Code, string Message, bool? ShouldRetry = null)
+{
+    public static readonly RelayError InvalidToken = new(
+        StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_api_key",
+        "Incorrect or missing relay token. Send the token the relay operator gave you as 'Authorization: Bearer <token>'.",
+        ShouldRetry: false);
+
+    public static readonly RelayError NotFound = new(
+        StatusCodes.Status404NotFound, "invalid_request_error", "not_found",
+        "Unknown path. The relay serves the OpenAI API under /v1/ (set your SDK's base URL to https://<relay>/v1).",
+        ShouldRetry: false);
+
+    public static readonly RelayError UpstreamUnavailable = new(
+        StatusCodes.Status502BadGateway, "server_error", "upstream_unavailable",
+        "The relay could not reach the upstream API. Try again later.");
+
+    public static readonly RelayError UpstreamFailed = new(
+        StatusCodes.Status502BadGateway, "server_error", "upstream_error",
+        "The upstream API failed while answering this request.");
+
+    public static readonly RelayError UpstreamAuthFailed = new(
+        StatusCodes.Status502BadGateway, "server_error", "upstream_auth_failed",
+        "The upstream API rejected the relay's own credentials. The relay operator must check OPENAI_API_KEY.",
+        ShouldRetry: false);
+
+    public static readonly RelayError UpstreamTimeout = new(
+        StatusCodes.Status504GatewayTimeout, "server_error", "upstream_timeout",
+        "The upstream API sent nothing within the relay's idle timeout.");
+
+    public static readonly RelayError RequestTooLarge = new(
+        StatusCodes.Status413PayloadTooLarge, "invalid_request_error", "request_too_large",
+        "The request body is larger than the relay accepts for this endpoint.",
+        ShouldRetry: false);
+
+    public static readonly RelayError BadRequestBody = new(
+        StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request",
+        "The request body could not be read.",
+        ShouldRetry: false);
+
+    public static readonly RelayError Draining = new(
+        StatusCodes.Status503ServiceUnavailable, "server_error", "service_unavailable",
+        "The relay is shutting down. Retry shortly.");
+}

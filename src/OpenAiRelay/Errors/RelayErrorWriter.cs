@@ -1,0 +1,58 @@
+using System.Text.Json;
+
+namespace OpenAiRelay.Errors;
+
+internal static class RelayErrorWriter
+{
+    // Messages are the relay's own constant text; relaxed escaping keeps them readable (no \u0027 for quotes).
+    private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Writes <paramref name="error"/> unless the response has already started (then the caller must abort).</summary>
+    public static Task WriteAsync(HttpContext context, RelayError error, TimeSpan? retryAfter = null)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        response.Clear();
+        response.Headers[Telemetry.RequestLogMiddleware.RelayRequestIdHeader] = context.TraceIdentifier;
+        response.StatusCode = error.StatusCode;
+        response.ContentType = "application/json";
+        if (error.ShouldRetry is { } shouldRetry)
+        {
+            response.Headers["x-should-retry"] = shouldRetry ? "true" : "false";
+        }
+
+        if (retryAfter is { } delay)
+        {
+            response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (error.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            response.Headers.WWWAuthenticate = "Bearer realm=\"openai-relay\"";
+        }
+
+        return response.Body.WriteAsync(Serialize(error), context.RequestAborted).AsTask();
+    }
+
+    public static byte[] Serialize(RelayError error)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer, s_writerOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartObject("error");
+            writer.WriteString("message", error.Message);
+            writer.WriteString("type", error.Type);
+            writer.WriteNull("param");
+            writer.WriteString("code", error.Code);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

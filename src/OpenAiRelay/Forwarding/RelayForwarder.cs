@@ -1,0 +1,167 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using OpenAiRelay.Authentication;
+using OpenAiRelay.Configuration;
+using OpenAiRelay.Errors;
+using OpenAiRelay.Hosting;
+using OpenAiRelay.Telemetry;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace OpenAiRelay.Forwarding;
+
+/// <summary>
+/// Handles every <c>/v1/...</c> request: admits it (not draining, a valid token, a sane path), then forwards it
+/// with YARP's <see cref="IHttpForwarder"/>. Bodies stream both ways; the client's <c>RequestAborted</c> cancels the
+/// upstream call; a failure before the response started becomes an OpenAI-shaped 502/504.
+/// </summary>
+internal sealed partial class RelayForwarder
+{
+    private readonly IHttpForwarder _forwarder;
+    private readonly HttpMessageInvoker _invoker;
+    private readonly UpstreamTransformer _transformer;
+    private readonly StaticTokenAuthenticator _authenticator;
+    private readonly RelayLifetime _lifetime;
+    private readonly ILogger<RelayForwarder> _logger;
+    private readonly string _destinationPrefix;
+    private readonly ForwarderRequestConfig _generationConfig;
+    private readonly ForwarderRequestConfig _defaultConfig;
+    private readonly BodyLimitOptions _limits;
+
+    public RelayForwarder(
+        IHttpForwarder forwarder,
+        UpstreamHttpClient upstream,
+        StaticTokenAuthenticator authenticator,
+        RelayLifetime lifetime,
+        IOptions<RelayOptions> options,
+        ILogger<RelayForwarder> logger)
+    {
+        var relay = options.Value;
+        _forwarder = forwarder;
+        _invoker = upstream.Invoker;
+        _transformer = new UpstreamTransformer(relay.Upstream);
+        _authenticator = authenticator;
+        _lifetime = lifetime;
+        _logger = logger;
+        _destinationPrefix = UpstreamEndpoint.Parse(relay.Upstream.BaseUrl).DestinationPrefix;
+        _generationConfig = new ForwarderRequestConfig { ActivityTimeout = relay.Timeouts.GenerationIdle, AllowResponseBuffering = false };
+        _defaultConfig = new ForwarderRequestConfig { ActivityTimeout = relay.Timeouts.DefaultIdle, AllowResponseBuffering = false };
+        _limits = relay.Limits;
+    }
+
+    public async Task ForwardAsync(HttpContext context)
+    {
+        var state = context.Features.Get<RelayRequestState>()!;
+        if (!Admit(context, state, out var rejection))
+        {
+            state.Outcome = RequestOutcome.Rejected;
+            await RelayErrorWriter.WriteAsync(context, rejection!, rejection == RelayError.Draining ? TimeSpan.FromSeconds(2) : null);
+            return;
+        }
+
+        var remainder = context.Request.Path.Value.AsSpan(UpstreamEndpoint.ClientApiPrefix.Length);
+        var family = EndpointFamilies.Classify(remainder);
+        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+        {
+            sizeFeature.MaxRequestBodySize = family == EndpointFamily.Files
+                ? _limits.FilesMaxRequestBodySize
+                : _limits.DefaultMaxRequestBodySize;
+        }
+
+        if (context.Request.ContentLength > sizeFeature?.MaxRequestBodySize)
+        {
+            state.Outcome = RequestOutcome.Rejected;
+            await RelayErrorWriter.WriteAsync(context, RelayError.RequestTooLarge);
+            return;
+        }
+
+        var config = family == EndpointFamily.Default ? _defaultConfig : _generationConfig;
+        var error = await _forwarder.SendAsync(context, _destinationPrefix, _invoker, config, _transformer);
+        if (error != ForwarderError.None)
+        {
+            await HandleErrorAsync(context, state, error);
+        }
+    }
+
+    private bool Admit(HttpContext context, RelayRequestState state, out RelayError? rejection)
+    {
+        if (_lifetime.IsDraining)
+        {
+            rejection = RelayError.Draining;
+            return false;
+        }
+
+        if (_authenticator.IsOpen)
+        {
+            state.Client = ClientIdentity.Anonymous;
+        }
+        else if (BearerToken.TryRead(context.Request, out var token) && _authenticator.TryAuthenticate(token, out var identity))
+        {
+            state.Client = identity;
+        }
+        else
+        {
+            rejection = RelayError.InvalidToken;
+            return false;
+        }
+
+        rejection = null;
+        return true;
+    }
+
+    private async Task HandleErrorAsync(HttpContext context, RelayRequestState state, ForwarderError error)
+    {
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left; YARP has already cancelled the upstream call. There is nobody to answer.
+            state.Outcome = RequestOutcome.ClientCancelled;
+            LogClientGone(_logger, error);
+            return;
+        }
+
+        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        if (error is ForwarderError.RequestBodyClient)
+        {
+            state.Outcome = RequestOutcome.Rejected;
+            await WriteOrAbortAsync(
+                context,
+                exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
+                    ? RelayError.RequestTooLarge
+                    : RelayError.BadRequestBody);
+            return;
+        }
+
+        // With the client still here, a cancellation can only be the idle (activity) timeout firing.
+        var timedOut = error is ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled
+            or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
+            or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled;
+        state.Outcome = timedOut ? RequestOutcome.UpstreamTimeout : RequestOutcome.UpstreamError;
+        LogUpstreamFailure(_logger, error, exception?.GetType().Name, exception?.Message);
+        await WriteOrAbortAsync(
+            context,
+            timedOut ? RelayError.UpstreamTimeout
+            : error == ForwarderError.Request ? RelayError.UpstreamUnavailable
+            : RelayError.UpstreamFailed);
+    }
+
+    /// <summary>
+    /// Before the response started the client gets an OpenAI-shaped error; after, the only honest signal is to reset
+    /// the connection, so a truncated body is never mistaken for a complete one (YARP has already done so).
+    /// </summary>
+    private static Task WriteOrAbortAsync(HttpContext context, RelayError error)
+    {
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }
+
+        return RelayErrorWriter.WriteAsync(context, error);
+    }
+
+    [LoggerMessage(EventId = 10, EventName = "ClientGone", Level = LogLevel.Debug, Message = "Client went away ({Error}); upstream call cancelled")]
+    private static partial void LogClientGone(ILogger logger, ForwarderError error);
+
+    [LoggerMessage(EventId = 11, EventName = "UpstreamFailed", Level = LogLevel.Warning, Message = "Upstream call failed: {Error} ({ExceptionType}: {ExceptionMessage})")]
+    private static partial void LogUpstreamFailure(ILogger logger, ForwarderError error, string? exceptionType, string? exceptionMessage);
+}

@@ -1,0 +1,12 @@
+using Microsoft.Extensions.Options;
+using OpenAiRelay.Configuration;
+
+namespace OpenAiRelay.Forwarding;
+
+/// <summary>Owns the single long-lived invoker to the upstream for the life of the process.</summary>
+internal sealed class UpstreamHttpClient(IOptions<RelayOptions> options) : IDisposable
+{
+    public HttpMessageInvoker Invoker { get; } = UpstreamInvokerFactory.Create(options.Value.Upstream);
+
+    public void Dispose() => Invoker.Dispose();
+}

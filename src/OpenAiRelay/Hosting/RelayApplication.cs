@@ -1,0 +1,102 @@
+using System.Net;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using OpenAiRelay.Authentication;
+using OpenAiRelay.Configuration;
+using OpenAiRelay.Errors;
+using OpenAiRelay.Forwarding;
+using OpenAiRelay.Telemetry;
+
+namespace OpenAiRelay.Hosting;
+
+/// <summary>The composition root of the relay server.</summary>
+internal static partial class RelayApplication
+{
+    /// <summary>Builds the server. <paramref name="configure"/> lets tests add configuration (after every other source) and logging.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        // appsettings.json lives next to the executable, wherever the process was started from.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddLegacyEnvironmentVariables();
+        configure?.Invoke(builder);
+
+        var options = builder.Configuration.GetSection(RelayOptions.SectionName).Get<RelayOptions>() ?? new RelayOptions();
+        var validation = new RelayOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new RelayConfigurationException(validation.Failures.ToList());
+        }
+
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, options));
+        builder.Services.Configure<ForwardedHeadersOptions>(forwarded => ConfigureForwardedHeaders(forwarded, options.Listen));
+
+        builder.Services.AddHttpForwarder();
+        builder.Services.AddSingleton<UpstreamHttpClient>();
+        builder.Services.AddSingleton<StaticTokenAuthenticator>();
+        builder.Services.AddSingleton<RelayLifetime>();
+        builder.Services.AddSingleton<RelayForwarder>();
+
+        var app = builder.Build();
+        app.UseForwardedHeaders();
+        app.UseWhen(
+            static context => context.Request.Path.StartsWithSegments(UpstreamEndpoint.ClientApiPrefix),
+            static branch => branch.UseMiddleware<RequestLogMiddleware>());
+        app.UseWebSockets();
+
+        app.MapHealthEndpoints();
+        var forwarder = app.Services.GetRequiredService<RelayForwarder>();
+        app.Map(UpstreamEndpoint.ClientApiPrefix + "/{**remainder}", forwarder.ForwardAsync);
+        app.MapFallback(static context => RelayErrorWriter.WriteAsync(context, RelayError.NotFound));
+
+        WarnIfOpen(app);
+        return app;
+    }
+
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, RelayOptions options)
+    {
+        kestrel.AddServerHeader = false;
+        // Longer than nginx's upstream keepalive_timeout (60 s), so nginx never reuses a connection Kestrel just closed.
+        kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(130);
+        kestrel.Limits.MaxRequestBodySize = options.Limits.DefaultMaxRequestBodySize;
+        kestrel.Limits.MaxConcurrentConnections = 10_000;
+        kestrel.Limits.MaxConcurrentUpgradedConnections = 2_000;
+        kestrel.Listen(IPAddress.Parse(options.Listen.BindAddress), options.Listen.Port, listen => listen.Protocols = HttpProtocols.Http1);
+    }
+
+    private static void ConfigureForwardedHeaders(ForwardedHeadersOptions forwarded, ListenerOptions listen)
+    {
+        forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+        // Exactly one trusted hop (nginx). Only peers listed in RELAY_TRUSTED_PROXIES may set the client address.
+        forwarded.ForwardLimit = 1;
+        forwarded.KnownProxies.Clear();
+        forwarded.KnownIPNetworks.Clear();
+        foreach (var network in TrustedProxies.Parse(listen.TrustedProxies))
+        {
+            forwarded.KnownIPNetworks.Add(network);
+        }
+    }
+
+    private static void WarnIfOpen(WebApplication app)
+    {
+        var authenticator = app.Services.GetRequiredService<StaticTokenAuthenticator>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OpenAiRelay");
+        if (authenticator.IsOpen)
+        {
+            LogOpenRelay(logger);
+        }
+        else
+        {
+            LogTokensConfigured(logger, authenticator.TokenCount);
+        }
+    }
+
+    [LoggerMessage(EventId = 100, EventName = "OpenRelay", Level = LogLevel.Warning,
+        Message = "NO CLIENT TOKEN IS SET (RELAY_TOKEN / OPENAI_RELAY_TOKEN): anyone who can reach this relay spends your OpenAI key. Set RELAY_TOKEN unless the relay is reachable only by trusted clients.")]
+    private static partial void LogOpenRelay(ILogger logger);
+
+    [LoggerMessage(EventId = 101, EventName = "TokensConfigured", Level = LogLevel.Information, Message = "Relay accepts {Count} client token(s)")]
+    private static partial void LogTokensConfigured(ILogger logger, int count);
+}

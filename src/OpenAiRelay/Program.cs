@@ -1,0 +1,27 @@
+using System.CommandLine;
+using OpenAiRelay.Hosting;
+
+var root = new RootCommand("openai-relay: a transparent, streaming relay for the OpenAI API. Without a command it serves.");
+root.SetAction(async (_, cancellationToken) =>
+{
+    try
+    {
+        await RelayApplication.Build(args).RunAsync(cancellationToken);
+        return 0;
+    }
+    catch (RelayConfigurationException e)
+    {
+        foreach (var failure in e.Failures)
+        {
+            await Console.Error.WriteLineAsync($"openai-relay: {failure}");
+        }
+
+        return 2;
+    }
+});
+
+var healthcheck = new Command("healthcheck", "Exit 0 if the relay on this host answers /healthz (for container health checks).");
+healthcheck.SetAction((_, cancellationToken) => HealthCheckCommand.RunAsync(cancellationToken));
+root.Subcommands.Add(healthcheck);
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,27 @@
+using OpenAiRelay.Authentication;
+
+namespace OpenAiRelay.Telemetry;
+
+/// <summary>How a relayed request ended, as it appears in the request log (and later the usage ledger).</summary>
+internal enum RequestOutcome
+{
+    Completed,
+    Rejected,
+    ClientCancelled,
+    UpstreamError,
+    UpstreamTimeout,
+}
+
+/// <summary>Per-request facts gathered along the pipeline for the one log line written at the end.</summary>
+internal sealed class RelayRequestState
+{
+    public ClientIdentity? Client { get; set; }
+
+    public string? UpstreamRequestId { get; set; }
+
+    public RequestOutcome Outcome { get; set; } = RequestOutcome.Completed;
+
+    public CountingReadStream? RequestBody { get; set; }
+
+    public CountingWriteStream? ResponseBody { get; set; }
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace OpenAiRelay.Telemetry;
+
+/// <summary>
+/// Writes exactly one structured line per relayed request: method, path (never the query), status, duration,
+/// bytes each way, the upstream <c>x-request-id</c>, the client's label and how the request ended.
+/// No header value is logged, so no token or key can reach the log.
+/// </summary>
+internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger<RequestLogMiddleware> logger)
+{
+    public const string RelayRequestIdHeader = "x-relay-request-id";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var state = new RelayRequestState();
+        context.Features.Set(state);
+        context.Response.Headers[RelayRequestIdHeader] = context.TraceIdentifier;
+
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            state.RequestBody = new CountingReadStream(context.Request.Body);
+            context.Request.Body = state.RequestBody;
+        }
+
+        state.ResponseBody = new CountingWriteStream(context.Response.Body);
+        context.Response.Body = state.ResponseBody;
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            if (context.RequestAborted.IsCancellationRequested && state.Outcome == RequestOutcome.Completed)
+            {
+                state.Outcome = RequestOutcome.ClientCancelled;
+            }
+
+            var firstByte = state.ResponseBody.FirstByteTimestamp;
+            LogRequest(
+                logger,
+                context.Request.Method,
+                context.Request.Path.Value,
+                context.Response.StatusCode,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                firstByte == 0 ? null : Stopwatch.GetElapsedTime(started, firstByte).TotalMilliseconds,
+                state.RequestBody?.BytesRead ?? 0,
+                state.ResponseBody.BytesWritten,
+                state.Client?.Label ?? "-",
+                state.UpstreamRequestId ?? "-",
+                state.Outcome);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, EventName = "RequestRelayed", Level = LogLevel.Information,
+        Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client}, upstream request {UpstreamRequestId}, {Outcome}")]
+    private static partial void LogRequest(
+        ILogger logger, string method, string? path, int statusCode, double durationMs, double? firstByteMs,
+        long bytesIn, long bytesOut, string client, string upstreamRequestId, RequestOutcome outcome);
+}
