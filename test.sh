@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command from the README: restores the Node SDK client, publishes the relay as the Dockerfile does,
+# and runs every test (unit, functional on real sockets, official .NET and Node SDKs, nginx, databases).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+npm ci --prefix test/node-sdk --no-audit --no-fund --loglevel=error
+dotnet publish src/OpenAiRelay/OpenAiRelay.csproj -c Release -o artifacts/relay --nologo -v quiet
+
+mkdir -p artifacts
+set +e
+RELAY_PUBLISH_DIR="$PWD/artifacts/relay" dotnet test openai-relay.slnx -c Release --nologo "$@" 2>&1 | tee artifacts/test-output.txt
+status=${PIPESTATUS[0]}
+set -e
+
+# One plain closing line: "N passed, N failed, N skipped".
+awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $3; p += $5; s += $7 } END { if (p + f > 0) printf "%d passed, %d failed, %d skipped\n", p, f, s }' artifacts/test-output.txt
+exit "$status"
