@@ -33,15 +33,13 @@ COPY --from=build /app ./
 #   port; compose publishes it on the host's 127.0.0.1 only.
 # ASPNETCORE_HTTP_PORTS: the base image sets 8080; the relay listens on BIND_ADDRESS:PORT, and clearing this keeps
 #   Kestrel from warning at every start that it overrides an address nobody asked for.
-# Logging: one JSON object per line, with a UTC ISO 8601 timestamp (`docker compose logs` shows none otherwise).
+# Logging: one JSON object per line, for log shippers and `docker compose logs | jq`.
 ENV PATH="/app:${PATH}" \
     BIND_ADDRESS=0.0.0.0 \
     PORT=3001 \
     RELAY_DATA_DIR=/data \
     ASPNETCORE_HTTP_PORTS="" \
-    Logging__Console__FormatterName=json \
-    Logging__Console__FormatterOptions__TimestampFormat=O \
-    Logging__Console__FormatterOptions__UseUtcTimestamp=true
+    Logging__Console__FormatterName=json
 
 # The built-in non-root user of the .NET images (app, UID 1654).
 USER $APP_UID

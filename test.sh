@@ -14,5 +14,5 @@ status=${PIPESTATUS[0]}
 set -e
 
 # One plain closing line: "N passed, N failed, N skipped".
-awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $3; p += $5; s += $7 } END { if (p + f > 0) printf "%d passed, %d failed, %d skipped\n", p, f, s }' artifacts/test-output.txt
+awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $2; p += $4; s += $6 } END { if (p + f > 0) printf "%d passed, %d failed, %d skipped\n", p, f, s }' artifacts/test-output.txt
 exit "$status"
