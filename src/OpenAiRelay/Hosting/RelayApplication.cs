@@ -19,6 +19,13 @@ internal static partial class RelayApplication
         // appsettings.json lives next to the executable, wherever the process was started from.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddLegacyEnvironmentVariables();
+        // The slim builder pins the simple console formatter; honour Logging__Console__FormatterName=json (set in the
+        // container image) so that `docker compose logs` shows one JSON object per line.
+        if (string.Equals(builder.Configuration["Logging:Console:FormatterName"], "json", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Logging.AddJsonConsole();
+        }
+
         configure?.Invoke(builder);
 
         var options = builder.Configuration.GetSection(RelayOptions.SectionName).Get<RelayOptions>() ?? new RelayOptions();
