@@ -18,6 +18,7 @@ public sealed class RecordedRequest
     private long _bodyLength;
     private long _responseBodyLength;
     private string _responseBodySha256 = string.Empty;
+    private byte[]? _responseBody;
     private string _bodySha256 = string.Empty;
     private byte[]? _body;
     private string? _webSocketSubProtocol;
@@ -116,12 +117,16 @@ public sealed class RecordedRequest
     /// <summary>Lowercase hex SHA-256 of the response body the fake wrote.</summary>
     public string ResponseBodySha256 { get { lock (_lock) { return _responseBodySha256; } } }
 
-    internal void CompleteResponse(long length, string sha256)
+    /// <summary>The response body the fake wrote, when it was at most 1 MiB.</summary>
+    public byte[]? ResponseBody { get { lock (_lock) { return _responseBody; } } }
+
+    internal void CompleteResponse(long length, string sha256, byte[]? body)
     {
         lock (_lock)
         {
             _responseBodyLength = length;
             _responseBodySha256 = sha256;
+            _responseBody = body;
         }
     }
 

@@ -4,6 +4,7 @@ using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Hosting;
+using OpenAiRelay.Metering;
 using OpenAiRelay.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -72,6 +73,28 @@ internal sealed partial class RelayForwarder
         {
             state.Outcome = RequestOutcome.Rejected;
             await RelayErrorWriter.WriteAsync(context, RelayError.RequestTooLarge);
+            return;
+        }
+
+        var endpoint = remainder.ToString();
+        var meter = new RequestMeter(endpoint, MeteredEndpoints.ExpectsUsage(context.Request.Method, endpoint));
+        state.Meter = meter;
+        try
+        {
+            await RequestBodyInspector.InspectAsync(context, meter);
+        }
+        catch (BadHttpRequestException e)
+        {
+            state.Meter = null;
+            state.Outcome = RequestOutcome.Rejected;
+            await RelayErrorWriter.WriteAsync(context, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? RelayError.RequestTooLarge : RelayError.BadRequestBody);
+            return;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left while sending its body: nothing was forwarded.
+            state.Meter = null;
+            state.Outcome = RequestOutcome.ClientCancelled;
             return;
         }
 

@@ -2,6 +2,7 @@ using Microsoft.Net.Http.Headers;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
+using OpenAiRelay.Metering;
 using OpenAiRelay.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -100,11 +101,20 @@ internal sealed class UpstreamTransformer : HttpTransformer
             state.UpstreamRequestId = requestIds.FirstOrDefault();
         }
 
-        if (proxyResponse.Content.Headers.ContentType?.MediaType == "text/event-stream")
+        var mediaType = proxyResponse.Content.Headers.ContentType?.MediaType;
+        var isEventStream = mediaType == "text/event-stream";
+        if (isEventStream)
         {
             // Tell nginx (and any proxy honouring it) not to buffer the stream, whatever its own settings say.
             responseHeaders["X-Accel-Buffering"] = "no";
             httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+        }
+
+        if (state is { Meter: { } meter, ResponseBody: { } body })
+        {
+            body.Meter = isEventStream ? new SseBodyMeter(meter.Walker, meter.InjectedUsage)
+                : mediaType == "application/json" ? new JsonBodyMeter(meter.Walker)
+                : null;
         }
 
         return copyBody;

@@ -1,4 +1,5 @@
 using OpenAiRelay.Authentication;
+using OpenAiRelay.Metering;
 
 namespace OpenAiRelay.Telemetry;
 
@@ -20,6 +21,9 @@ internal sealed class RelayRequestState
     public string? UpstreamRequestId { get; set; }
 
     public RequestOutcome Outcome { get; set; } = RequestOutcome.Completed;
+
+    /// <summary>Set when the request is admitted and forwarded; null for requests the relay answered itself.</summary>
+    public RequestMeter? Meter { get; set; }
 
     public CountingReadStream? RequestBody { get; set; }
 

@@ -37,6 +37,10 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger
             {
                 state.Outcome = RequestOutcome.ClientCancelled;
             }
+            else if (state.Outcome == RequestOutcome.Completed)
+            {
+                await ReleaseHeldBytesAsync(context, state.ResponseBody);
+            }
 
             var firstByte = state.ResponseBody.FirstByteTimestamp;
             LogRequest(
@@ -51,6 +55,18 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger
                 state.Client?.Label ?? "-",
                 state.UpstreamRequestId ?? "-",
                 state.Outcome);
+        }
+    }
+
+    private static async Task ReleaseHeldBytesAsync(HttpContext context, CountingWriteStream body)
+    {
+        try
+        {
+            await body.CompleteMeterAsync(context.RequestAborted);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The client left in the last moment; the ledger still settles from what was metered.
         }
     }
 

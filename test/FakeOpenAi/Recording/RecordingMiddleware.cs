@@ -79,8 +79,8 @@ internal sealed class RecordingMiddleware(RequestDelegate next, FakeState state)
             : (aborted || feature.ResetByFake) && !context.Response.HasStarted ? 0
             : context.Response.StatusCode;
         var (length, sha, kept) = body.Finish();
-        var (responseLength, responseSha) = responseBody.Finish();
-        recorded.CompleteResponse(responseLength, responseSha);
+        var (responseLength, responseSha, responseKept) = responseBody.Finish();
+        recorded.CompleteResponse(responseLength, responseSha, responseKept);
         recorded.Complete(state.Time.GetUtcNow(), status, aborted, feature.ResetByFake, length, sha, kept);
         state.Log.Ended(recorded);
 

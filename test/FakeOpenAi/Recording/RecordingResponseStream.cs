@@ -11,6 +11,7 @@ internal sealed class RecordingResponseStream(Stream inner) : Stream
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly Lock _lock = new();
     private long _length;
+    private MemoryStream? _kept = new();
 
     public override bool CanRead => false;
 
@@ -53,11 +54,11 @@ internal sealed class RecordingResponseStream(Stream inner) : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    public (long Length, string Sha256) Finish()
+    public (long Length, string Sha256, byte[]? Body) Finish()
     {
         lock (_lock)
         {
-            return (_length, Convert.ToHexStringLower(_hash.GetHashAndReset()));
+            return (_length, Convert.ToHexStringLower(_hash.GetHashAndReset()), _kept?.ToArray());
         }
     }
 
@@ -77,6 +78,15 @@ internal sealed class RecordingResponseStream(Stream inner) : Stream
         {
             _hash.AppendData(bytes);
             _length += bytes.Length;
+            if (_kept is not null && _kept.Length + bytes.Length <= 1024 * 1024)
+            {
+                _kept.Write(bytes);
+            }
+            else
+            {
+                // Only the first MiB is kept, like request bodies; the hash covers everything.
+                _kept = null;
+            }
         }
     }
 }

@@ -55,12 +55,11 @@ public sealed class StreamingTests(RelayFixture fixture) : IClassFixture<RelayFi
     }
 
     [Theory]
-    [InlineData("v1/chat/completions", """{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}""")]
     [InlineData("v1/chat/completions", """{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}""")]
     [InlineData("v1/chat/completions", """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}""")]
     [InlineData("v1/responses", """{"model":"gpt-4o-mini","stream":true,"input":"hi"}""")]
     [InlineData("v1/responses", """{"model":"gpt-4o-mini","input":"hi"}""")]
-    [InlineData("v1/completions", """{"model":"gpt-3.5-turbo-instruct","stream":true,"prompt":"hi"}""")]
+    [InlineData("v1/completions", """{"model":"gpt-3.5-turbo-instruct","stream":true,"stream_options":{"include_usage":true},"prompt":"hi"}""")]
     [InlineData("v1/embeddings", """{"model":"text-embedding-3-small","input":["a","b"]}""")]
     [InlineData("v1/audio/speech", """{"model":"gpt-4o-mini-tts","voice":"alloy","input":"hello"}""")]
     [InlineData("v1/images/generations", """{"model":"gpt-image-1","prompt":"a cat"}""")]

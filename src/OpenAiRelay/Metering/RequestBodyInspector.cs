@@ -1,0 +1,154 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace OpenAiRelay.Metering;
+
+/// <summary>
+/// Reads a JSON request body before it is forwarded: the model, whether it streams, and whether the client asked for
+/// stream usage. A streaming chat or completions request that did not ask gets <c>stream_options.include_usage</c>
+/// added, so the ledger has exact counts; <see cref="SseBodyMeter"/> then hides the extra chunk from the client.
+/// Bodies above <see cref="MaxInspectedBytes"/> (large base64 payloads) are forwarded untouched and estimated.
+/// </summary>
+internal static class RequestBodyInspector
+{
+    public const int MaxInspectedBytes = 16 * 1024 * 1024;
+
+    private static readonly JsonSerializerOptions s_relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Returns the (possibly rewritten) JSON body the relay read, or null when it did not read one.</summary>
+    public static async Task<byte[]?> InspectAsync(HttpContext context, RequestMeter meter)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsPost(request.Method)
+            || request.ContentType is not { } contentType
+            || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
+            || request.ContentLength > MaxInspectedBytes)
+        {
+            return null;
+        }
+
+        var original = request.Body;
+        var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await original.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > MaxInspectedBytes)
+            {
+                // Chunked and larger than we inspect: forward what was read followed by the rest, untouched.
+                buffer.Position = 0;
+                request.Body = new PrefixedStream(buffer, original);
+                return null;
+            }
+        }
+
+        var body = buffer.ToArray();
+        Read(body, meter, out var streamOptionsState);
+        if (meter.Stream && meter.Endpoint is "/chat/completions" or "/completions" && streamOptionsState != StreamOptionsState.IncludesUsage)
+        {
+            if (Inject(body, streamOptionsState) is { } rewritten)
+            {
+                body = rewritten;
+                meter.InjectedUsage = true;
+            }
+        }
+
+        request.Body = new MemoryStream(body, writable: false);
+        request.ContentLength = body.Length;
+        request.Headers.Remove("Transfer-Encoding");
+        return body;
+    }
+
+    private enum StreamOptionsState
+    {
+        Absent,
+        WithoutUsage,
+        IncludesUsage,
+        NotAnObject,
+    }
+
+    private static void Read(ReadOnlySpan<byte> body, RequestMeter meter, out StreamOptionsState streamOptions)
+    {
+        streamOptions = StreamOptionsState.Absent;
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("model"u8) && reader.Read() && reader.TokenType == JsonTokenType.String)
+                {
+                    meter.RequestedModel = reader.GetString();
+                }
+                else if (reader.ValueTextEquals("stream"u8) && reader.Read())
+                {
+                    meter.Stream = reader.TokenType == JsonTokenType.True;
+                }
+                else if (reader.ValueTextEquals("stream_options"u8) && reader.Read())
+                {
+                    streamOptions = reader.TokenType == JsonTokenType.StartObject ? ReadStreamOptions(ref reader) : StreamOptionsState.NotAnObject;
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not ours to judge: the upstream answers malformed JSON with its own 400.
+        }
+    }
+
+    private static StreamOptionsState ReadStreamOptions(ref Utf8JsonReader reader)
+    {
+        var state = StreamOptionsState.WithoutUsage;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isIncludeUsage = reader.ValueTextEquals("include_usage"u8);
+            reader.Read();
+            if (isIncludeUsage && reader.TokenType == JsonTokenType.True)
+            {
+                state = StreamOptionsState.IncludesUsage;
+            }
+
+            reader.Skip();
+        }
+
+        return state;
+    }
+
+    private static byte[]? Inject(byte[] body, StreamOptionsState streamOptions)
+    {
+        if (streamOptions == StreamOptionsState.Absent)
+        {
+            // Splice before the root's closing brace: the rest of the body stays byte for byte as the client sent it.
+            var close = Array.LastIndexOf(body, (byte)'}');
+            if (close < 0 || body.AsSpan(close + 1).Trim(" \t\r\n"u8).Length != 0)
+            {
+                return null;
+            }
+
+            var insert = ",\"stream_options\":{\"include_usage\":true}"u8;
+            var rewritten = new byte[body.Length + insert.Length];
+            body.AsSpan(0, close).CopyTo(rewritten);
+            insert.CopyTo(rewritten.AsSpan(close));
+            body.AsSpan(close).CopyTo(rewritten.AsSpan(close + insert.Length));
+            return rewritten;
+        }
+
+        if (streamOptions == StreamOptionsState.WithoutUsage && JsonNode.Parse(body) is JsonObject root && root["stream_options"] is JsonObject options)
+        {
+            options["include_usage"] = true;
+            return JsonSerializer.SerializeToUtf8Bytes(root, s_relaxed);
+        }
+
+        return null;
+    }
+}

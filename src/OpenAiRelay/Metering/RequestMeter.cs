@@ -1,0 +1,25 @@
+namespace OpenAiRelay.Metering;
+
+/// <summary>What metering knows about one admitted request, from its body on the way in and its response on the way out.</summary>
+internal sealed class RequestMeter(string endpoint, bool expectsUsage)
+{
+    /// <summary>The path below <c>/v1</c>, for example <c>/chat/completions</c>.</summary>
+    public string Endpoint { get; } = endpoint;
+
+    /// <summary>A generation endpoint that reports usage: a response without it gets an estimate, never a silent zero.</summary>
+    public bool ExpectsUsage { get; } = expectsUsage;
+
+    public string? RequestedModel { get; set; }
+
+    public bool Stream { get; set; }
+
+    /// <summary>The relay added <c>stream_options.include_usage</c>; the usage chunk must not reach the client.</summary>
+    public bool InjectedUsage { get; set; }
+
+    /// <summary>Prompt tokens counted with a real tokenizer at admission (the fallback when usage never arrives).</summary>
+    public long PromptEstimate { get; set; }
+
+    public UsageWalker Walker { get; } = new();
+
+    public string? Model => RequestedModel ?? Walker.Model;
+}

@@ -1,0 +1,185 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace OpenAiRelay.Metering;
+
+/// <summary>
+/// Meters an event stream event by event as it passes. In observe mode every byte is forwarded the moment it
+/// arrives. In trim mode (the relay added <c>stream_options.include_usage</c> for a client that did not ask) each
+/// complete event is forwarded as soon as its blank line arrives, except the usage-only chunk, and the
+/// <c>"usage":null</c> the upstream then adds to every chunk is cut, so the client receives the stream it would have
+/// received without the relay. Only an incomplete event is ever held back.
+/// </summary>
+internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) : IResponseBodyMeter
+{
+    private readonly ArrayBufferWriter<byte> _pending = new();
+    private readonly ArrayBufferWriter<byte> _output = new();
+    private readonly ArrayBufferWriter<byte> _payload = new();
+
+    public ReadOnlyMemory<byte> OnWrite(ReadOnlyMemory<byte> chunk)
+    {
+        _output.ResetWrittenCount();
+        if (_pending.WrittenCount == 0)
+        {
+            var consumed = ConsumeEvents(chunk.Span);
+            _pending.Write(chunk.Span[consumed..]);
+        }
+        else
+        {
+            _pending.Write(chunk.Span);
+            var consumed = ConsumeEvents(_pending.WrittenSpan);
+            var rest = _pending.WrittenSpan[consumed..].ToArray();
+            _pending.ResetWrittenCount();
+            _pending.Write(rest);
+        }
+
+        return trimInjectedUsage ? _output.WrittenMemory : chunk;
+    }
+
+    public ReadOnlyMemory<byte> OnEnd()
+    {
+        // A last event without its blank line: meter it, and in trim mode release it as it came.
+        _output.ResetWrittenCount();
+        if (_pending.WrittenCount > 0)
+        {
+            var tail = _pending.WrittenSpan.ToArray();
+            _pending.ResetWrittenCount();
+            HandleEvent(tail);
+        }
+
+        return trimInjectedUsage ? _output.WrittenMemory : ReadOnlyMemory<byte>.Empty;
+    }
+
+    /// <summary>Handles every complete event in <paramref name="buffer"/>; returns the bytes consumed.</summary>
+    private int ConsumeEvents(ReadOnlySpan<byte> buffer)
+    {
+        var consumed = 0;
+        while (true)
+        {
+            var end = EventEnd(buffer[consumed..]);
+            if (end < 0)
+            {
+                return consumed;
+            }
+
+            HandleEvent(buffer.Slice(consumed, end));
+            consumed += end;
+        }
+    }
+
+    /// <summary>Length of the first event including its terminating blank line, or -1 (SSE allows \n and \r\n).</summary>
+    private static int EventEnd(ReadOnlySpan<byte> buffer)
+    {
+        var lf = buffer.IndexOf("\n\n"u8);
+        var crlf = buffer.IndexOf("\r\n\r\n"u8);
+        if (lf < 0 && crlf < 0)
+        {
+            return -1;
+        }
+
+        return lf >= 0 && (crlf < 0 || lf < crlf) ? lf + 2 : crlf + 4;
+    }
+
+    private void HandleEvent(ReadOnlySpan<byte> rawEvent)
+    {
+        var payloadOffset = ReadPayload(rawEvent, out var payload);
+        if (payload.Length > 1 && payload[0] == (byte)'{')
+        {
+            walker.BeginEvent();
+            var reader = new Utf8JsonReader(payload, isFinalBlock: true, state: default);
+            walker.Walk(ref reader);
+            if (trimInjectedUsage)
+            {
+                if (walker.EventHadUsage && walker.EmptyChoices)
+                {
+                    return;
+                }
+
+                if (walker.NullUsageRange is { } range && payloadOffset >= 0)
+                {
+                    var (start, end) = WithComma(payload, range.Start, range.End);
+                    _output.Write(rawEvent[..(payloadOffset + start)]);
+                    _output.Write(rawEvent[(payloadOffset + end)..]);
+                    return;
+                }
+            }
+        }
+
+        if (trimInjectedUsage)
+        {
+            _output.Write(rawEvent);
+        }
+    }
+
+    /// <summary>
+    /// Finds the event's data. Returns the payload's offset within the raw event when it is one <c>data:</c> line
+    /// (the case that can be edited in place), or -1 when several data lines were joined.
+    /// </summary>
+    private int ReadPayload(ReadOnlySpan<byte> rawEvent, out ReadOnlySpan<byte> payload)
+    {
+        _payload.ResetWrittenCount();
+        var offset = -1;
+        var lines = 0;
+        var position = 0;
+        while (position < rawEvent.Length)
+        {
+            var lineEnd = rawEvent[position..].IndexOf((byte)'\n');
+            var line = lineEnd < 0 ? rawEvent[position..] : rawEvent.Slice(position, lineEnd);
+            var lineStart = position;
+            position = lineEnd < 0 ? rawEvent.Length : position + lineEnd + 1;
+            if (line.EndsWith("\r"u8))
+            {
+                line = line[..^1];
+            }
+
+            if (!line.StartsWith("data:"u8))
+            {
+                continue;
+            }
+
+            var skip = line.Length > 5 && line[5] == (byte)' ' ? 6 : 5;
+            if (lines++ > 0)
+            {
+                _payload.Write("\n"u8);
+            }
+
+            _payload.Write(line[skip..]);
+            offset = lineStart + skip;
+        }
+
+        payload = _payload.WrittenSpan;
+        return lines == 1 ? offset : -1;
+    }
+
+    /// <summary>Widens a removed property's range to take one neighbouring comma, keeping the JSON valid.</summary>
+    private static (int Start, int End) WithComma(ReadOnlySpan<byte> json, int start, int end)
+    {
+        for (var i = start - 1; i >= 0; i--)
+        {
+            if (json[i] == (byte)',')
+            {
+                return (i, end);
+            }
+
+            if (json[i] is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                break;
+            }
+        }
+
+        for (var i = end; i < json.Length; i++)
+        {
+            if (json[i] == (byte)',')
+            {
+                return (start, i + 1);
+            }
+
+            if (json[i] is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                break;
+            }
+        }
+
+        return (start, end);
+    }
+}
