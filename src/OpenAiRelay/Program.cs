@@ -2,11 +2,13 @@ using System.CommandLine;
 using OpenAiRelay.Hosting;
 
 var root = new RootCommand("openai-relay: a transparent, streaming relay for the OpenAI API. Without a command it serves.");
-root.SetAction(async (_, cancellationToken) =>
+root.SetAction(async (_, _) =>
 {
     try
     {
-        await RelayApplication.Build(args).RunAsync(cancellationToken);
+        // The host handles SIGTERM itself: it stops accepting, drains in-flight streams for Relay:ShutdownTimeout,
+        // then exits 0.
+        await RelayApplication.Build(args).RunAsync();
         return 0;
     }
     catch (RelayConfigurationException e)
@@ -24,4 +26,5 @@ var healthcheck = new Command("healthcheck", "Exit 0 if the relay on this host a
 healthcheck.SetAction((_, cancellationToken) => HealthCheckCommand.RunAsync(cancellationToken));
 root.Subcommands.Add(healthcheck);
 
-return await root.Parse(args).InvokeAsync();
+// NOTE: System.CommandLine would otherwise catch SIGTERM and end the process after 2 s, cutting in-flight streams.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

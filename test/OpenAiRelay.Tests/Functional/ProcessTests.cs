@@ -74,7 +74,8 @@ public sealed class ProcessTests
         {
             Content = new StringContent("""{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"long"}]}""", Encoding.UTF8, "application/json"),
         };
-        request.Headers.Add("x-fake-events", "20");
+        // 4 s of stream after SIGTERM: longer than any default grace (System.CommandLine's own is 2 s).
+        request.Headers.Add("x-fake-events", "45");
         request.Headers.Add("x-fake-event-interval-ms", "100");
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
         var stream = await response.Content.ReadAsStreamAsync();
@@ -82,7 +83,17 @@ public sealed class ProcessTests
         await Task.Delay(300);
 
         relay.Terminate();
-        var events = await reading.DefaultTimeout();
+        List<SseReader.TimedEvent> events;
+        try
+        {
+            events = await reading.DefaultTimeout();
+        }
+        catch (HttpIOException e)
+        {
+            await relay.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            throw new InvalidOperationException("stream cut at shutdown; relay output:\n" + relay.Output, e);
+        }
+
         Assert.Equal("data: [DONE]", events[^1].Text);
         Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
