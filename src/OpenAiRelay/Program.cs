@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OpenAiRelay.Admin;
 using OpenAiRelay.Hosting;
 
 var root = new RootCommand("openai-relay: a transparent, streaming relay for the OpenAI API. Without a command it serves.");
@@ -23,5 +24,6 @@ root.SetAction(async (_, cancellationToken) =>
 var healthcheck = new Command("healthcheck", "Exit 0 if the relay on this host answers /healthz (for container health checks).");
 healthcheck.SetAction((_, cancellationToken) => HealthCheckCommand.RunAsync(cancellationToken));
 root.Subcommands.Add(healthcheck);
+AdminCommands.AddTo(root, () => AdminSession.LoadConfiguration());
 
 return await root.Parse(args).InvokeAsync();

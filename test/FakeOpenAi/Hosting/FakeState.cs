@@ -1,0 +1,20 @@
+using FakeOpenAi.Endpoints;
+using FakeOpenAi.Recording;
+
+namespace FakeOpenAi.Hosting;
+
+/// <summary>Everything one fake server shares between requests.</summary>
+internal sealed class FakeState(FakeOpenAiOptions options, TimeProvider timeProvider)
+{
+    public FakeOpenAiOptions Options { get; } = options;
+
+    public TimeProvider Time { get; } = timeProvider;
+
+    public FaultQueue Faults { get; } = new();
+
+    public RequestLog Log { get; } = new(options.MaxRecordedRequests);
+
+    public FileStore Files { get; } = new();
+
+    public long UnixNow => Time.GetUtcNow().ToUnixTimeSeconds();
+}
