@@ -93,7 +93,7 @@ internal sealed class UsageStore(RelayDatabase database)
             $"SELECT {group} AS grp, COUNT(*), SUM(u.input_tokens), SUM(u.cached_tokens), SUM(u.output_tokens), SUM(u.reasoning_tokens), " +
             "SUM(u.cost_micros), SUM(CASE WHEN u.cost_micros IS NULL THEN 1 ELSE 0 END), SUM(CASE WHEN u.estimated THEN 1 ELSE 0 END) " +
             "FROM usage_records u LEFT JOIN client_keys k ON k.key_id = u.key_id " +
-            $"WHERE 1 = 1{where} GROUP BY {group} ORDER BY grp;";
+            $"WHERE 1 = 1{where}" + (query.By == UsageGrouping.Total ? ";" : $" GROUP BY {group} ORDER BY grp;");
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = database.Command(connection, sql);
         if (query.Since is { } since)
