@@ -79,7 +79,8 @@ internal static partial class RelayApplication
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<KeyAdministration>();
         services.AddSingleton<UsageLedger>();
-        services.AddSingleton<IUsageLedger>(static sp => sp.GetRequiredService<UsageLedger>());
+        // TryAdd: a test may substitute the ledger the request path sees.
+        services.TryAddSingleton<IUsageLedger>(static sp => sp.GetRequiredService<UsageLedger>());
         // NOTE: hosted services stop in reverse order of registration, and WebApplicationBuilder registers the web
         // server's hosted service last, at Build(). So the writer, registered here, stops after Kestrel has finished
         // its in-flight requests and drains every settlement they queued (UsageLedgerWriter.StopAsync).
