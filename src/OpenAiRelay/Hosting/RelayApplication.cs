@@ -71,7 +71,9 @@ internal static partial class RelayApplication
         // Loaded here so that a bad price file, pepper or storage setting stops start-up with one line.
         services.AddSingleton(PriceTable.Load(options.PricesFile));
         services.AddSingleton(KeyPepper.Load(options.Keys.Pepper, options.Storage.DataDirectory));
-        services.AddSingleton(RelayDatabaseFactory.Create(options.Storage));
+        var database = RelayDatabaseFactory.Create(options.Storage);
+        // Through a factory, so the container disposes it (PostgreSQL's connection pool) after the writer has drained.
+        services.AddSingleton(_ => database);
         services.AddSingleton(new UsageLedgerJournal(Path.Combine(options.Storage.DataDirectory, UsageLedgerJournal.FileName)));
         services.AddSingleton<UsageStore>();
         services.AddSingleton<ClientKeyStore>();

@@ -49,7 +49,7 @@ internal static class TokenEstimator
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        property = reader.ValueTextEquals("content"u8) ? "content" : reader.GetString();
+                        property = reader.GetString();
                         break;
                     case JsonTokenType.StartArray:
                         if (messagesArrayDepth < 0 && reader.CurrentDepth == 1 && (property is "messages" or "input"))

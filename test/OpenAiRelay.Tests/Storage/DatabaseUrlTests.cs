@@ -56,6 +56,19 @@ public sealed class DatabaseUrlTests
     }
 
     [Fact]
+    public void UnreachablePostgres_RelayRefusesToStart_WithoutLeakingThePassword()
+    {
+        using var directory = new OpenAiRelay.Tests.Infrastructure.TempDataDirectory();
+        var settings = OpenAiRelay.Tests.Infrastructure.LedgerRelay.BaseSettings();
+        settings["Relay:Storage:DataDirectory"] = directory.Path;
+        settings["Relay:Storage:DatabaseUrl"] = "postgres://relay:hunter2-secret@127.0.0.1:9/ledger";
+        var failure = Assert.Throws<RelayConfigurationException>(() => OpenAiRelay.Tests.Infrastructure.LedgerRelay.Build(settings));
+        var line = Assert.Single(failure.Failures);
+        Assert.Contains("PostgreSQL 127.0.0.1:9/ledger", line);
+        Assert.DoesNotContain("hunter2", line);
+    }
+
+    [Fact]
     public void LegacyVariables_MapStorageSettings()
     {
         var variables = new Dictionary<string, string> { ["DATABASE_URL"] = "postgres://u:p@h/db", ["RELAY_DATA_DIR"] = "/data", ["RELAY_ADMIN_TOKEN"] = "adm", ["RELAY_KEY_PEPPER"] = "pep", ["RELAY_PRICES_FILE"] = "/p.json" };
