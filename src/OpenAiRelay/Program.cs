@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OpenAiRelay.Admin;
 using OpenAiRelay.Hosting;
 
 var root = new RootCommand("openai-relay: a transparent, streaming relay for the OpenAI API. Without a command it serves.");
@@ -25,6 +26,7 @@ root.SetAction(async (_, _) =>
 var healthcheck = new Command("healthcheck", "Exit 0 if the relay on this host answers /healthz (for container health checks).");
 healthcheck.SetAction((_, cancellationToken) => HealthCheckCommand.RunAsync(cancellationToken));
 root.Subcommands.Add(healthcheck);
+AdminCommands.AddTo(root, () => AdminSession.LoadConfiguration());
 
 // NOTE: System.CommandLine would otherwise catch SIGTERM and end the process after 2 s, cutting in-flight streams.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -1,8 +1,14 @@
 namespace OpenAiRelay.Authentication;
 
-/// <summary>Who sent a request, by a label that is safe to log (never the token itself).</summary>
-internal sealed record ClientIdentity(string Label)
+/// <summary>
+/// Who sent a request, by a label that is safe to log (never the token itself). <see cref="KeyId"/> is set for
+/// database keys (the label is then <c>rk_live_&lt;keyid&gt;</c>) and null for shared <c>RELAY_TOKEN</c> tokens.
+/// </summary>
+internal sealed record ClientIdentity(string Label, string? KeyId = null)
 {
     /// <summary>Used when no token is configured: the relay is open and says so at start-up.</summary>
     public static readonly ClientIdentity Anonymous = new("anonymous");
+
+    /// <summary>The ledger's <c>key_id</c>: the database key id, or the label of a shared token.</summary>
+    public string LedgerKeyId => KeyId ?? Label;
 }

@@ -18,6 +18,11 @@ internal static class LegacyEnvironmentVariables
         ("PORT", "Relay:Listen:Port"),
         ("BIND_ADDRESS", "Relay:Listen:BindAddress"),
         ("RELAY_TRUSTED_PROXIES", "Relay:Listen:TrustedProxies"),
+        ("RELAY_DATA_DIR", "Relay:Storage:DataDirectory"),
+        ("DATABASE_URL", "Relay:Storage:DatabaseUrl"),
+        ("RELAY_KEY_PEPPER", "Relay:Keys:Pepper"),
+        ("RELAY_ADMIN_TOKEN", "Relay:AdminToken"),
+        ("RELAY_PRICES_FILE", "Relay:PricesFile"),
     ];
 
     public static IConfigurationBuilder AddLegacyEnvironmentVariables(

@@ -20,6 +20,16 @@ internal sealed class RelayOptions
 
     public BodyLimitOptions Limits { get; set; } = new();
 
+    public StorageOptions Storage { get; set; } = new();
+
+    public KeyOptions Keys { get; set; } = new();
+
+    /// <summary><c>RELAY_ADMIN_TOKEN</c>: the bearer token of the <c>/admin/</c> API. Unset, the admin API does not exist (404).</summary>
+    public string? AdminToken { get; set; }
+
+    /// <summary><c>RELAY_PRICES_FILE</c>: a JSON price table merged over the shipped one.</summary>
+    public string? PricesFile { get; set; }
+
     /// <summary>How long in-flight requests (streams included) may run on after SIGTERM before they are cancelled.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -52,6 +52,23 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             failures.Add("Relay:ShutdownTimeout must not be negative");
         }
 
+        CheckPositive(failures, options.Storage.BusyTimeout, "Relay:Storage:BusyTimeout");
+        CheckPositive(failures, options.Storage.FlushTimeout, "Relay:Storage:FlushTimeout");
+        if (options.Storage.QueueCapacity <= 0)
+        {
+            failures.Add("Relay:Storage:QueueCapacity must be positive");
+        }
+
+        if (options.Keys.CacheTtl < TimeSpan.Zero)
+        {
+            failures.Add("Relay:Keys:CacheTtl must not be negative (00:00:00 disables the cache)");
+        }
+
+        if (!string.IsNullOrEmpty(options.AdminToken) && (options.AdminToken.Length < 16 || !Authentication.BearerToken.TryParseAuthorization("Bearer " + options.AdminToken, out _)))
+        {
+            failures.Add("RELAY_ADMIN_TOKEN must be 16 to 512 visible ASCII characters without spaces (generate one with: openssl rand -hex 32)");
+        }
+
         if (options.Limits.DefaultMaxRequestBodySize <= 0 || options.Limits.FilesMaxRequestBodySize <= 0)
         {
             failures.Add("Relay:Limits request body sizes must be positive");

@@ -43,6 +43,10 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
         "The request body could not be read.",
         ShouldRetry: false);
 
+    public static readonly RelayError LedgerUnavailable = new(
+        StatusCodes.Status503ServiceUnavailable, "server_error", "ledger_unavailable",
+        "The relay cannot record usage right now, so it does not forward requests. Retry shortly.");
+
     public static readonly RelayError Draining = new(
         StatusCodes.Status503ServiceUnavailable, "server_error", "service_unavailable",
         "The relay is shutting down. Retry shortly.");

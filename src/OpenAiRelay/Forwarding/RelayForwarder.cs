@@ -20,7 +20,9 @@ internal sealed partial class RelayForwarder
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _invoker;
     private readonly UpstreamTransformer _transformer;
-    private readonly StaticTokenAuthenticator _authenticator;
+    private readonly ClientAuthenticator _authenticator;
+    private readonly IUsageLedger _ledger;
+    private readonly TimeProvider _time;
     private readonly RelayLifetime _lifetime;
     private readonly ILogger<RelayForwarder> _logger;
     private readonly string _destinationPrefix;
@@ -31,7 +33,9 @@ internal sealed partial class RelayForwarder
     public RelayForwarder(
         IHttpForwarder forwarder,
         UpstreamHttpClient upstream,
-        StaticTokenAuthenticator authenticator,
+        ClientAuthenticator authenticator,
+        IUsageLedger ledger,
+        TimeProvider time,
         RelayLifetime lifetime,
         IOptions<RelayOptions> options,
         ILogger<RelayForwarder> logger)
@@ -41,6 +45,8 @@ internal sealed partial class RelayForwarder
         _invoker = upstream.Invoker;
         _transformer = new UpstreamTransformer(relay.Upstream);
         _authenticator = authenticator;
+        _ledger = ledger;
+        _time = time;
         _lifetime = lifetime;
         _logger = logger;
         _destinationPrefix = UpstreamEndpoint.Parse(relay.Upstream.BaseUrl).DestinationPrefix;
@@ -52,10 +58,10 @@ internal sealed partial class RelayForwarder
     public async Task ForwardAsync(HttpContext context)
     {
         var state = context.Features.Get<RelayRequestState>()!;
-        if (!Admit(context, state, out var rejection))
+        if (await AdmitAsync(context, state) is { } rejection)
         {
             state.Outcome = RequestOutcome.Rejected;
-            await RelayErrorWriter.WriteAsync(context, rejection!, rejection == RelayError.Draining ? TimeSpan.FromSeconds(2) : null);
+            await RelayErrorWriter.WriteAsync(context, rejection, rejection.StatusCode == StatusCodes.Status503ServiceUnavailable ? TimeSpan.FromSeconds(2) : null);
             return;
         }
 
@@ -79,9 +85,10 @@ internal sealed partial class RelayForwarder
         var endpoint = remainder.ToString();
         var meter = new RequestMeter(endpoint, MeteredEndpoints.ExpectsUsage(context.Request.Method, endpoint));
         state.Meter = meter;
+        byte[]? body;
         try
         {
-            await RequestBodyInspector.InspectAsync(context, meter);
+            body = await RequestBodyInspector.InspectAsync(context, meter);
         }
         catch (BadHttpRequestException e)
         {
@@ -98,6 +105,16 @@ internal sealed partial class RelayForwarder
             return;
         }
 
+        if (meter.ExpectsUsage && body is not null)
+        {
+            meter.PromptEstimate = TokenEstimator.EstimatePromptTokens(body, meter.RequestedModel);
+        }
+
+        // The in-flight row goes in before the upstream sees anything: a crash from here on is reconciled at the next start.
+        state.StartedAt = _time.GetUtcNow();
+        _ledger.Open(UsageSettlement.Opening(context, state, meter, state.StartedAt));
+        state.LedgerOpen = true;
+
         var config = family == EndpointFamily.Default ? _defaultConfig : _generationConfig;
         var error = await _forwarder.SendAsync(context, _destinationPrefix, _invoker, config, _transformer);
         if (error != ForwarderError.None)
@@ -106,30 +123,43 @@ internal sealed partial class RelayForwarder
         }
     }
 
-    private bool Admit(HttpContext context, RelayRequestState state, out RelayError? rejection)
+    private async ValueTask<RelayError?> AdmitAsync(HttpContext context, RelayRequestState state)
     {
         if (_lifetime.IsDraining)
         {
-            rejection = RelayError.Draining;
-            return false;
+            return RelayError.Draining;
         }
 
-        if (_authenticator.IsOpen)
+        // Fail closed: a request the ledger cannot record is not forwarded.
+        if (!_ledger.IsHealthy)
         {
-            state.Client = ClientIdentity.Anonymous;
-        }
-        else if (BearerToken.TryRead(context.Request, out var token) && _authenticator.TryAuthenticate(token, out var identity))
-        {
-            state.Client = identity;
-        }
-        else
-        {
-            rejection = RelayError.InvalidToken;
-            return false;
+            return RelayError.LedgerUnavailable;
         }
 
-        rejection = null;
-        return true;
+        ClientIdentity? identity;
+        try
+        {
+            identity = await AuthenticateAsync(context);
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            LogKeyStoreFailed(_logger, e.GetType().Name);
+            return RelayError.LedgerUnavailable;
+        }
+
+        if (identity is null)
+        {
+            return RelayError.InvalidToken;
+        }
+
+        state.Client = identity;
+        return null;
+    }
+
+    private ValueTask<ClientIdentity?> AuthenticateAsync(HttpContext context)
+    {
+        var token = BearerToken.TryRead(context.Request, out var sent) ? sent : default;
+        return _authenticator.AuthenticateAsync(token, context.RequestAborted);
     }
 
     private async Task HandleErrorAsync(HttpContext context, RelayRequestState state, ForwarderError error)
@@ -181,6 +211,9 @@ internal sealed partial class RelayForwarder
 
         return RelayErrorWriter.WriteAsync(context, error);
     }
+
+    [LoggerMessage(EventId = 12, EventName = "KeyStoreFailed", Level = LogLevel.Error, Message = "Key lookup failed ({ExceptionType}); request refused with 503")]
+    private static partial void LogKeyStoreFailed(ILogger logger, string exceptionType);
 
     [LoggerMessage(EventId = 10, EventName = "ClientGone", Level = LogLevel.Debug, Message = "Client went away ({Error}); upstream call cancelled")]
     private static partial void LogClientGone(ILogger logger, ForwarderError error);

@@ -1,11 +1,16 @@
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OpenAiRelay.Admin;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Forwarding;
+using OpenAiRelay.Metering;
+using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Storage;
 using OpenAiRelay.Telemetry;
 
 namespace OpenAiRelay.Hosting;
@@ -45,8 +50,13 @@ internal static partial class RelayApplication
         builder.Services.AddSingleton<StaticTokenAuthenticator>();
         builder.Services.AddSingleton<RelayLifetime>();
         builder.Services.AddSingleton<RelayForwarder>();
+        AddStorage(builder.Services, options);
 
         var app = builder.Build();
+        // Load the tokenizer's vocabulary now rather than on the first metered request.
+        TokenEstimator.Warm();
+        // Synchronously, before Kestrel binds: a relay whose ledger does not work must not start.
+        StorageInitializer.InitializeServerAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
         app.UseForwardedHeaders();
         app.UseWhen(
             static context => context.Request.Path.StartsWithSegments(UpstreamEndpoint.ClientApiPrefix),
@@ -54,12 +64,38 @@ internal static partial class RelayApplication
         app.UseWebSockets();
 
         app.MapHealthEndpoints();
+        app.MapAdminEndpoints(options.AdminToken);
         var forwarder = app.Services.GetRequiredService<RelayForwarder>();
         app.Map(UpstreamEndpoint.ClientApiPrefix + "/{**remainder}", forwarder.ForwardAsync);
         app.MapFallback(static context => RelayErrorWriter.WriteAsync(context, RelayError.NotFound));
 
         WarnIfOpen(app);
         return app;
+    }
+
+    private static void AddStorage(IServiceCollection services, RelayOptions options)
+    {
+        // Tests may have registered a fake clock in configure; keep it.
+        services.TryAddSingleton(TimeProvider.System);
+        // Loaded here so that a bad price file, pepper or storage setting stops start-up with one line.
+        services.AddSingleton(PriceTable.Load(options.PricesFile));
+        services.AddSingleton(KeyPepper.Load(options.Keys.Pepper, options.Storage.DataDirectory));
+        var database = RelayDatabaseFactory.Create(options.Storage);
+        // Through a factory, so the container disposes it (PostgreSQL's connection pool) after the writer has drained.
+        services.AddSingleton(_ => database);
+        services.AddSingleton(new UsageLedgerJournal(Path.Combine(options.Storage.DataDirectory, UsageLedgerJournal.FileName)));
+        services.AddSingleton<UsageStore>();
+        services.AddSingleton<ClientKeyStore>();
+        services.AddSingleton<KeyAuthenticator>();
+        services.AddSingleton<ClientAuthenticator>();
+        services.AddSingleton<KeyAdministration>();
+        services.AddSingleton<UsageLedger>();
+        // TryAdd: a test may substitute the ledger the request path sees.
+        services.TryAddSingleton<IUsageLedger>(static sp => sp.GetRequiredService<UsageLedger>());
+        // NOTE: hosted services stop in reverse order of registration, and WebApplicationBuilder registers the web
+        // server's hosted service last, at Build(). So the writer, registered here, stops after Kestrel has finished
+        // its in-flight requests and drains every settlement they queued (UsageLedgerWriter.StopAsync).
+        services.AddHostedService<UsageLedgerWriter>();
     }
 
     private static void ConfigureKestrel(KestrelServerOptions kestrel, RelayOptions options)
@@ -88,22 +124,22 @@ internal static partial class RelayApplication
 
     private static void WarnIfOpen(WebApplication app)
     {
-        var authenticator = app.Services.GetRequiredService<StaticTokenAuthenticator>();
+        var authenticator = app.Services.GetRequiredService<ClientAuthenticator>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OpenAiRelay");
-        if (authenticator.IsOpen)
+        if (authenticator.WasOpenAtLastCheck)
         {
             LogOpenRelay(logger);
         }
         else
         {
-            LogTokensConfigured(logger, authenticator.TokenCount);
+            LogTokensConfigured(logger, authenticator.StaticTokenCount);
         }
     }
 
     [LoggerMessage(EventId = 100, EventName = "OpenRelay", Level = LogLevel.Warning,
-        Message = "NO CLIENT TOKEN IS SET (RELAY_TOKEN / OPENAI_RELAY_TOKEN): anyone who can reach this relay spends your OpenAI key. Set RELAY_TOKEN unless the relay is reachable only by trusted clients.")]
+        Message = "NO CLIENT TOKEN IS SET (RELAY_TOKEN / OPENAI_RELAY_TOKEN) AND NO CLIENT KEY EXISTS: anyone who can reach this relay spends your OpenAI key. Create a key (openai-relay keys create NAME) or set RELAY_TOKEN unless the relay is reachable only by trusted clients. The first key created closes the relay.")]
     private static partial void LogOpenRelay(ILogger logger);
 
-    [LoggerMessage(EventId = 101, EventName = "TokensConfigured", Level = LogLevel.Information, Message = "Relay accepts {Count} client token(s)")]
+    [LoggerMessage(EventId = 101, EventName = "TokensConfigured", Level = LogLevel.Information, Message = "Relay accepts {Count} shared client token(s) and the client keys in its database")]
     private static partial void LogTokensConfigured(ILogger logger, int count);
 }

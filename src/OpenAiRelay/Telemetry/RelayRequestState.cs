@@ -25,6 +25,11 @@ internal sealed class RelayRequestState
     /// <summary>Set when the request is admitted and forwarded; null for requests the relay answered itself.</summary>
     public RequestMeter? Meter { get; set; }
 
+    /// <summary>An in-flight ledger row exists and must be settled exactly once.</summary>
+    public bool LedgerOpen { get; set; }
+
+    public DateTimeOffset StartedAt { get; set; }
+
     public CountingReadStream? RequestBody { get; set; }
 
     public CountingWriteStream? ResponseBody { get; set; }

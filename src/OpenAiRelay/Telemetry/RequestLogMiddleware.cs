@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
+using OpenAiRelay.Metering;
 
 namespace OpenAiRelay.Telemetry;
 
@@ -8,13 +9,15 @@ namespace OpenAiRelay.Telemetry;
 /// bytes each way, the upstream <c>x-request-id</c>, the client's label and how the request ended.
 /// No header value is logged, so no token or key can reach the log.
 /// </summary>
-internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger<RequestLogMiddleware> logger)
+internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageLedger ledger, TimeProvider time, ILogger<RequestLogMiddleware> logger)
 {
     public const string RelayRequestIdHeader = "x-relay-request-id";
 
     public async Task InvokeAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
+        // Unique across restarts and instances (it keys the ledger row), and time-ordered.
+        context.TraceIdentifier = Guid.CreateVersion7().ToString("N");
         var state = new RelayRequestState();
         context.Features.Set(state);
         context.Response.Headers[RelayRequestIdHeader] = context.TraceIdentifier;
@@ -43,18 +46,30 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger
             }
 
             var firstByte = state.ResponseBody.FirstByteTimestamp;
+            var durationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            double? firstByteMs = firstByte == 0 ? null : Stopwatch.GetElapsedTime(started, firstByte).TotalMilliseconds;
+            UsageRecord? settled = null;
+            if (state is { LedgerOpen: true, Meter: { } meter })
+            {
+                settled = UsageSettlement.Final(context, state, meter, state.StartedAt, time.GetUtcNow(), durationMs, firstByteMs);
+                ledger.Settle(settled);
+            }
+
             LogRequest(
                 logger,
                 context.Request.Method,
                 context.Request.Path.Value,
                 context.Response.StatusCode,
-                Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                firstByte == 0 ? null : Stopwatch.GetElapsedTime(started, firstByte).TotalMilliseconds,
+                durationMs,
+                firstByteMs,
                 state.RequestBody?.BytesRead ?? 0,
                 state.ResponseBody.BytesWritten,
                 state.Client?.Label ?? "-",
                 state.UpstreamRequestId ?? "-",
-                state.Outcome);
+                state.Outcome,
+                settled?.InputTokens ?? 0,
+                settled?.OutputTokens ?? 0,
+                settled?.Estimated == true ? "estimated" : "exact");
         }
     }
 
@@ -71,8 +86,9 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger
     }
 
     [LoggerMessage(EventId = 1, EventName = "RequestRelayed", Level = LogLevel.Information,
-        Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client}, upstream request {UpstreamRequestId}, {Outcome}")]
+        Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client}, upstream request {UpstreamRequestId}, {Outcome}, tokens {InputTokens} in {OutputTokens} out ({TokenCount})")]
     private static partial void LogRequest(
         ILogger logger, string method, string? path, int statusCode, double durationMs, double? firstByteMs,
-        long bytesIn, long bytesOut, string client, string upstreamRequestId, RequestOutcome outcome);
+        long bytesIn, long bytesOut, string client, string upstreamRequestId, RequestOutcome outcome,
+        long inputTokens, long outputTokens, string tokenCount);
 }

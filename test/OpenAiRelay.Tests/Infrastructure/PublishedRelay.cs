@@ -43,11 +43,12 @@ public static class PublishedRelay
             RedirectStandardError = true,
             WorkingDirectory = Path.GetTempPath(),
         };
-        foreach (var inherited in new[] { "OPENAI_API_KEY", "RELAY_TOKEN", "OPENAI_RELAY_TOKEN", "OPENAI_BASE_URL", "PORT", "BIND_ADDRESS", "OPENAI_ORGANIZATION", "OPENAI_PROJECT", "RELAY_TRUSTED_PROXIES", "ASPNETCORE_URLS" })
+        foreach (var inherited in new[] { "OPENAI_API_KEY", "RELAY_TOKEN", "OPENAI_RELAY_TOKEN", "OPENAI_BASE_URL", "PORT", "BIND_ADDRESS", "OPENAI_ORGANIZATION", "OPENAI_PROJECT", "RELAY_TRUSTED_PROXIES", "ASPNETCORE_URLS", "RELAY_DATA_DIR", "DATABASE_URL", "RELAY_ADMIN_TOKEN", "RELAY_KEY_PEPPER", "RELAY_PRICES_FILE" })
         {
             psi.Environment.Remove(inherited);
         }
 
+        psi.Environment["RELAY_DATA_DIR"] = Path.Combine(Path.GetTempPath(), "openai-relay-process-" + Guid.NewGuid().ToString("N"));
         foreach (var (key, value) in environment)
         {
             psi.Environment[key] = value;

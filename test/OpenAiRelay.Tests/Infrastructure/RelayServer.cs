@@ -18,9 +18,12 @@ public sealed class RelayServer : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private RelayServer(WebApplication app, CapturedLogs logs, Uri baseAddress)
+    private readonly string _dataDirectory;
+
+    private RelayServer(WebApplication app, CapturedLogs logs, Uri baseAddress, string dataDirectory)
     {
         _app = app;
+        _dataDirectory = dataDirectory;
         Logs = logs;
         BaseAddress = baseAddress;
     }
@@ -45,6 +48,8 @@ public sealed class RelayServer : IAsyncDisposable
             ["Relay:Listen:Port"] = "0",
             ["Relay:Listen:BindAddress"] = "127.0.0.1",
             ["Relay:ShutdownTimeout"] = "00:00:05",
+            // Each relay its own ledger, unless a test shares one on purpose.
+            ["Relay:Storage:DataDirectory"] = Path.Combine(Path.GetTempPath(), "openai-relay-test-" + Guid.NewGuid().ToString("N")),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -61,7 +66,7 @@ public sealed class RelayServer : IAsyncDisposable
         });
         await app.StartAsync().DefaultTimeout();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new RelayServer(app, logs, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/"));
+        return new RelayServer(app, logs, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/"), values["Relay:Storage:DataDirectory"]!);
     }
 
     public HttpClient CreateClient(string? token = ClientToken)
@@ -85,5 +90,13 @@ public sealed class RelayServer : IAsyncDisposable
     {
         await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(15));
         await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
     }
 }

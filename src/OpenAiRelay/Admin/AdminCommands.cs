@@ -1,0 +1,200 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using OpenAiRelay.Hosting;
+using OpenAiRelay.Storage;
+
+namespace OpenAiRelay.Admin;
+
+/// <summary>
+/// The operator verbs of the one executable: <c>keys create|list|revoke</c>, <c>usage</c> and <c>db migrate</c>.
+/// Output goes to the invocation's writers (tests capture them); exit codes: 0 done, 1 refused or failed, 2 configuration.
+/// </summary>
+internal static class AdminCommands
+{
+    public static void AddTo(RootCommand root, Func<IConfiguration> configuration, TimeProvider? time = null)
+    {
+        time ??= TimeProvider.System;
+        root.Subcommands.Add(Keys(configuration, time));
+        root.Subcommands.Add(Usage(configuration, time));
+        root.Subcommands.Add(Db(configuration, time));
+    }
+
+    private static Command Keys(Func<IConfiguration> configuration, TimeProvider time)
+    {
+        var keys = new Command("keys", "Create, list and revoke client keys (rk_live_...).");
+
+        var name = new Argument<string>("name") { Description = "A unique name for the key, such as the person or service using it." };
+        var expiresIn = new Option<string?>("--expires-in") { Description = "Lifetime such as 90m, 12h, 30d or 4w. Default: never expires." };
+        var create = new Command("create", "Create a key and print its secret (shown only this once).") { name, expiresIn };
+        create.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            TimeSpan? lifetime = null;
+            if (parse.GetValue(expiresIn) is { } text)
+            {
+                if (!DurationText.TryParse(text, out var parsed))
+                {
+                    throw new AdminUsageException("--expires-in must look like 90m, 12h, 30d or 4w");
+                }
+
+                lifetime = parsed;
+            }
+
+            CreatedKey created;
+            try
+            {
+                created = await session.Keys.CreateAsync(parse.GetValue(name)!, lifetime, ct);
+            }
+            catch (ArgumentException e)
+            {
+                throw new AdminUsageException(e.Message.Split(" (Parameter", 2)[0]);
+            }
+
+            await output.WriteLineAsync(created.Token);
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Created key '{created.Key.Name}' ({created.Key.Label}){(created.Key.ExpiresAt is { } e2 ? $", expires {e2:yyyy-MM-dd HH:mm} UTC" : string.Empty)}. Store the line above now: it is not shown again."));
+        }, ct));
+
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var list = new Command("list", "List keys: name, label, created, expires, revoked (never secrets).") { json };
+        list.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            var all = await session.Keys.ListAsync(ct);
+            var now = time.GetUtcNow();
+            if (parse.GetValue(json))
+            {
+                await output.WriteLineAsync(Json(writer => AdminJson.WriteKeys(writer, all, now)));
+                return;
+            }
+
+            var rows = all.Select(k => new[]
+            {
+                k.Name, k.Label, Format(k.CreatedAt), Format(k.ExpiresAt), Format(k.RevokedAt),
+                k.RevokedAt is not null ? "revoked" : k.IsUsableAt(now) ? "active" : "expired",
+            }).ToList();
+            await output.WriteAsync(TextTable.Render(["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS"], rows));
+        }, ct));
+
+        var target = new Argument<string>("name-or-key-id") { Description = "The key's name or its key id (the part after rk_live_)." };
+        var revoke = new Command("revoke", "Revoke a key. Running relays refuse it within Relay:Keys:CacheTtl (5 s by default).") { target };
+        revoke.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            var value = parse.GetValue(target)!;
+            // "rk_live_<keyid>" (the label) is accepted too, since that is what logs and listings show.
+            if (value.StartsWith(Authentication.ClientKeyToken.Prefix, StringComparison.Ordinal))
+            {
+                value = value[Authentication.ClientKeyToken.Prefix.Length..];
+            }
+
+            var revoked = await session.Keys.RevokeAsync(value, ct);
+            if (revoked.Count == 0)
+            {
+                throw new AdminUsageException($"No active key named or with key id '{value}'");
+            }
+
+            foreach (var key in revoked)
+            {
+                await output.WriteLineAsync($"Revoked key '{key.Name}' ({key.Label})");
+            }
+        }, ct));
+
+        keys.Subcommands.Add(create);
+        keys.Subcommands.Add(list);
+        keys.Subcommands.Add(revoke);
+        return keys;
+    }
+
+    private static Command Usage(Func<IConfiguration> configuration, TimeProvider time)
+    {
+        var since = new Option<string?>("--since") { Description = "From this UTC date or time (inclusive), e.g. 2026-11-01." };
+        var until = new Option<string?>("--until") { Description = "Up to this UTC time (exclusive); a bare date includes that day." };
+        var by = new Option<string?>("--by") { Description = "Group by key, model or day. Default: one total." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var usage = new Command("usage", "Show spend (USD) and tokens from the usage ledger.") { since, until, by, json };
+        usage.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            if (!UsageQueryText.TryParse(parse.GetValue(since), parse.GetValue(until), parse.GetValue(by), out var query, out var error))
+            {
+                throw new AdminUsageException(error!);
+            }
+
+            var rows = await session.Usage.SummarizeAsync(query, ct);
+            if (parse.GetValue(json))
+            {
+                await output.WriteLineAsync(Json(writer => AdminJson.WriteUsage(writer, query, rows)));
+                return;
+            }
+
+            var cells = rows.Select(r => new[]
+            {
+                r.Group, N(r.Requests), N(r.InputTokens), N(r.CachedTokens), N(r.OutputTokens), N(r.ReasoningTokens),
+                "$" + AdminJson.FormatUsd(r.CostMicros), N(r.UnpricedRequests), N(r.EstimatedRequests),
+            }).ToList();
+            await output.WriteAsync(TextTable.Render(
+                [query.By.ToString().ToUpperInvariant(), "REQUESTS", "INPUT", "CACHED", "OUTPUT", "REASONING", "COST (USD)", "UNPRICED", "ESTIMATED"],
+                cells,
+                new HashSet<int> { 1, 2, 3, 4, 5, 6, 7, 8 }));
+        }, ct));
+        return usage;
+    }
+
+    private static Command Db(Func<IConfiguration> configuration, TimeProvider time)
+    {
+        var db = new Command("db", "Database maintenance.");
+        var migrate = new Command("migrate", "Apply pending schema migrations (the server also does this at start-up).");
+        migrate.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            // The session has already migrated; this reports where.
+            var versions = SchemaMigrator.Scripts(session.Database.Engine).Select(s => s.Version).ToList();
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{session.Database.Description}: schema at version {versions.DefaultIfEmpty(0).Max()}"));
+        }, ct));
+        db.Subcommands.Add(migrate);
+        return db;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, Func<IConfiguration> configuration, TimeProvider time, Func<AdminSession, TextWriter, Task> action, CancellationToken cancellationToken)
+    {
+        var output = parse.InvocationConfiguration.Output;
+        var error = parse.InvocationConfiguration.Error;
+        try
+        {
+            await using var session = await AdminSession.OpenAsync(configuration(), time, migrate: true, cancellationToken);
+            await action(session, output);
+            return 0;
+        }
+        catch (RelayConfigurationException e)
+        {
+            foreach (var failure in e.Failures)
+            {
+                await error.WriteLineAsync($"openai-relay: {failure}");
+            }
+
+            return 2;
+        }
+        catch (Exception e) when (e is AdminUsageException or DuplicateKeyNameException)
+        {
+            await error.WriteLineAsync($"openai-relay: {e.Message}");
+            return 1;
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            await error.WriteLineAsync($"openai-relay: storage error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static string Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            write(writer);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Format(DateTimeOffset? value) => value is { } v ? v.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "-";
+}

@@ -1,0 +1,220 @@
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using OpenAiRelay.Authentication;
+using OpenAiRelay.Errors;
+using OpenAiRelay.Storage;
+
+namespace OpenAiRelay.Admin;
+
+/// <summary>
+/// The admin HTTP API under <c>/admin/</c>, guarded by its own bearer token (<c>RELAY_ADMIN_TOKEN</c>, never a client
+/// key), compared in constant time. Without that token the routes are not mapped at all, so every <c>/admin</c> path is
+/// the relay's ordinary 404.
+/// </summary>
+internal static partial class AdminEndpoints
+{
+    private const int MaxBodyBytes = 16 * 1024;
+
+    public static void MapAdminEndpoints(this IEndpointRouteBuilder endpoints, string? adminToken)
+    {
+        if (string.IsNullOrEmpty(adminToken))
+        {
+            return;
+        }
+
+        var expected = SHA256.HashData(Encoding.UTF8.GetBytes(adminToken));
+        var admin = endpoints.MapGroup("/admin");
+        admin.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            return IsAdmin(http.Request, expected) ? await next(context) : Error(http, AdminErrors.Unauthorized);
+        });
+
+        admin.MapPost("/keys", CreateKeyAsync);
+        admin.MapGet("/keys", ListKeysAsync);
+        admin.MapDelete("/keys/{nameOrKeyId}", RevokeKeyAsync);
+        admin.MapGet("/usage", UsageAsync);
+    }
+
+    private static bool IsAdmin(HttpRequest request, byte[] expected)
+    {
+        if (!BearerToken.TryParseAuthorization(request.Headers.Authorization.Count == 1 ? request.Headers.Authorization[0] : null, out var token))
+        {
+            return false;
+        }
+
+        // Digests have a fixed length, so the comparison time says nothing about the token's length or content.
+        Span<byte> candidate = stackalloc byte[SHA256.HashSizeInBytes];
+        Span<byte> utf8 = stackalloc byte[BearerToken.MaxLength * 3];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(token, utf8)], candidate);
+        return CryptographicOperations.FixedTimeEquals(candidate, expected);
+    }
+
+    private static async Task<IResult> CreateKeyAsync(HttpContext context, KeyAdministration keys, ClientAuthenticator authenticator, TimeProvider time)
+    {
+        string? name = null, expiresIn = null;
+        try
+        {
+            var body = await ReadBodyAsync(context);
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return Error(context, AdminErrors.BadRequest("The body must be a JSON object: {\"name\": \"alice\", \"expires_in\": \"30d\"}"));
+            }
+
+            if (document.RootElement.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String)
+            {
+                name = n.GetString();
+            }
+
+            if (document.RootElement.TryGetProperty("expires_in", out var e) && e.ValueKind == JsonValueKind.String)
+            {
+                expiresIn = e.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            return Error(context, AdminErrors.BadRequest("The body must be JSON: {\"name\": \"alice\", \"expires_in\": \"30d\"}"));
+        }
+        catch (InvalidDataException)
+        {
+            return Error(context, AdminErrors.BadRequest("The body is too large."));
+        }
+
+        if (!KeyNames.IsValid(name))
+        {
+            return Error(context, AdminErrors.BadRequest("name: " + KeyNames.Rule + "."));
+        }
+
+        TimeSpan? lifetime = null;
+        if (expiresIn is not null)
+        {
+            if (!DurationText.TryParse(expiresIn, out var parsed))
+            {
+                return Error(context, AdminErrors.BadRequest("expires_in must look like 90m, 12h, 30d or 4w."));
+            }
+
+            lifetime = parsed;
+        }
+
+        try
+        {
+            var created = await keys.CreateAsync(name!, lifetime, context.RequestAborted);
+            authenticator.KeyCreated();
+            return Json(StatusCodes.Status201Created, writer => AdminJson.WriteKey(writer, created.Key, time.GetUtcNow(), created.Token));
+        }
+        catch (DuplicateKeyNameException e)
+        {
+            return Error(context, AdminErrors.Conflict(e.Message + "."));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    private static async Task<IResult> ListKeysAsync(HttpContext context, KeyAdministration keys, TimeProvider time)
+    {
+        try
+        {
+            var all = await keys.ListAsync(context.RequestAborted);
+            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteKeys(writer, all, time.GetUtcNow()));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    private static async Task<IResult> RevokeKeyAsync(HttpContext context, string nameOrKeyId, KeyAdministration keys, ClientAuthenticator authenticator, TimeProvider time)
+    {
+        if (nameOrKeyId.StartsWith(ClientKeyToken.Prefix, StringComparison.Ordinal))
+        {
+            nameOrKeyId = nameOrKeyId[ClientKeyToken.Prefix.Length..];
+        }
+
+        try
+        {
+            var revoked = await keys.RevokeAsync(nameOrKeyId, context.RequestAborted);
+            if (revoked.Count == 0)
+            {
+                return Error(context, AdminErrors.KeyNotFound);
+            }
+
+            foreach (var key in revoked)
+            {
+                authenticator.KeyRevoked(key.KeyId);
+            }
+
+            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteKeys(writer, revoked, time.GetUtcNow()));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    private static async Task<IResult> UsageAsync(HttpContext context, UsageStore usage, string? since, string? until, string? by)
+    {
+        if (!UsageQueryText.TryParse(since, until, by, out var query, out var error))
+        {
+            return Error(context, AdminErrors.BadRequest(error! + "."));
+        }
+
+        try
+        {
+            var rows = await usage.SummarizeAsync(query, context.RequestAborted);
+            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteUsage(writer, query, rows));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpContext context)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[4096];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                throw new InvalidDataException("body too large");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static IResult Json(int status, Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        return Results.Text(Encoding.UTF8.GetString(buffer.WrittenSpan), "application/json", Encoding.UTF8, status);
+    }
+
+    private static IResult Error(HttpContext context, RelayError error)
+    {
+        if (error.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"openai-relay-admin\"";
+        }
+
+        if (error.ShouldRetry is { } retry)
+        {
+            context.Response.Headers["x-should-retry"] = retry ? "true" : "false";
+        }
+
+        return Results.Text(Encoding.UTF8.GetString(RelayErrorWriter.Serialize(error)), "application/json", Encoding.UTF8, error.StatusCode);
+    }
+}

@@ -1,0 +1,21 @@
+using OpenAiRelay.Errors;
+
+namespace OpenAiRelay.Admin;
+
+/// <summary>The admin API's errors, in the same OpenAI envelope as the relay's.</summary>
+internal static class AdminErrors
+{
+    public static readonly RelayError Unauthorized = new(
+        StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_admin_token",
+        "Incorrect or missing admin token. Send RELAY_ADMIN_TOKEN as 'Authorization: Bearer <token>'.", ShouldRetry: false);
+
+    public static readonly RelayError KeyNotFound = new(
+        StatusCodes.Status404NotFound, "invalid_request_error", "key_not_found", "No active key has this name or key id.", ShouldRetry: false);
+
+    public static readonly RelayError StorageUnavailable = new(
+        StatusCodes.Status503ServiceUnavailable, "server_error", "ledger_unavailable", "The relay's database is not answering. Retry shortly.");
+
+    public static RelayError BadRequest(string message) => new(StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, ShouldRetry: false);
+
+    public static RelayError Conflict(string message) => new(StatusCodes.Status409Conflict, "invalid_request_error", "key_name_taken", message, ShouldRetry: false);
+}

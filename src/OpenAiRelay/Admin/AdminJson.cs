@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using OpenAiRelay.Storage;
+
+namespace OpenAiRelay.Admin;
+
+/// <summary>The JSON shapes of keys and usage reports, shared by <c>--json</c> and the admin API. Never a hash.</summary>
+internal static class AdminJson
+{
+    public static void WriteKey(Utf8JsonWriter writer, StoredClientKey key, DateTimeOffset now, string? token = null)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("name", key.Name);
+        writer.WriteString("key_id", key.KeyId);
+        writer.WriteString("label", key.Label);
+        if (token is not null)
+        {
+            writer.WriteString("key", token);
+        }
+
+        writer.WriteString("created_at", key.CreatedAt);
+        WriteTimestamp(writer, "expires_at", key.ExpiresAt);
+        WriteTimestamp(writer, "revoked_at", key.RevokedAt);
+        writer.WriteString("status", key.RevokedAt is not null ? "revoked" : key.IsUsableAt(now) ? "active" : "expired");
+        writer.WriteEndObject();
+    }
+
+    public static void WriteKeys(Utf8JsonWriter writer, IEnumerable<StoredClientKey> keys, DateTimeOffset now)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("object", "list");
+        writer.WriteStartArray("data");
+        foreach (var key in keys)
+        {
+            WriteKey(writer, key, now);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    public static void WriteUsage(Utf8JsonWriter writer, UsageQuery query, IEnumerable<UsageSummaryRow> rows)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("object", "usage_report");
+        writer.WriteString("by", query.By.ToString().ToLowerInvariant());
+        WriteTimestamp(writer, "since", query.Since);
+        WriteTimestamp(writer, "until", query.Until);
+        writer.WriteStartArray("data");
+        foreach (var row in rows)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("group", row.Group);
+            writer.WriteNumber("requests", row.Requests);
+            writer.WriteNumber("input_tokens", row.InputTokens);
+            writer.WriteNumber("cached_tokens", row.CachedTokens);
+            writer.WriteNumber("output_tokens", row.OutputTokens);
+            writer.WriteNumber("reasoning_tokens", row.ReasoningTokens);
+            writer.WriteNumber("cost_micros", row.CostMicros);
+            // A string, so no JSON reader turns the exact amount into a binary float.
+            writer.WriteString("cost_usd", FormatUsd(row.CostMicros));
+            writer.WriteNumber("unpriced_requests", row.UnpricedRequests);
+            writer.WriteNumber("estimated_requests", row.EstimatedRequests);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    public static string FormatUsd(long micros) => (micros / 1_000_000m).ToString("0.000000", CultureInfo.InvariantCulture);
+
+    private static void WriteTimestamp(Utf8JsonWriter writer, string name, DateTimeOffset? value)
+    {
+        if (value is { } v)
+        {
+            writer.WriteString(name, v);
+        }
+        else
+        {
+            writer.WriteNull(name);
+        }
+    }
+}

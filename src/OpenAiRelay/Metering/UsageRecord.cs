@@ -1,0 +1,62 @@
+namespace OpenAiRelay.Metering;
+
+/// <summary>
+/// One row of the usage ledger: one per admitted request, keyed on the relay's own request id. Written first as
+/// <see cref="UsageOutcome.InFlight"/> (<see cref="IUsageLedger.Open"/>) and then settled once
+/// (<see cref="IUsageLedger.Settle"/>). Token counts are exact unless <see cref="Estimated"/>; money is integer
+/// micro-dollars, and <see cref="CostMicros"/> is null when the model has no known price (never a guess).
+/// </summary>
+internal sealed record UsageRecord
+{
+    public required string RequestId { get; init; }
+
+    /// <summary>The database key id, or for shared <c>RELAY_TOKEN</c> tokens their label (<c>relay-token</c>).</summary>
+    public required string KeyId { get; init; }
+
+    /// <summary>Safe to show: <c>rk_live_&lt;keyid&gt;</c>, <c>relay-token</c> or <c>anonymous</c>.</summary>
+    public required string KeyLabel { get; init; }
+
+    public string? Model { get; init; }
+
+    /// <summary>The path below <c>/v1</c>, without the query, for example <c>/chat/completions</c>.</summary>
+    public required string Endpoint { get; init; }
+
+    public required string Method { get; init; }
+
+    public int Status { get; init; }
+
+    /// <summary>All prompt tokens, cached ones included (OpenAI's <c>prompt_tokens</c> / <c>input_tokens</c>).</summary>
+    public long InputTokens { get; init; }
+
+    /// <summary>The part of <see cref="InputTokens"/> served from the prompt cache.</summary>
+    public long CachedTokens { get; init; }
+
+    /// <summary>All completion tokens, reasoning ones included (as OpenAI reports them).</summary>
+    public long OutputTokens { get; init; }
+
+    /// <summary>The part of <see cref="OutputTokens"/> spent reasoning.</summary>
+    public long ReasoningTokens { get; init; }
+
+    public bool Estimated { get; init; }
+
+    public long? CostMicros { get; init; }
+
+    public long LatencyMs { get; init; }
+
+    public long? TtfbMs { get; init; }
+
+    public long BytesIn { get; init; }
+
+    public long BytesOut { get; init; }
+
+    public string? UpstreamRequestId { get; init; }
+
+    public UsageOutcome Outcome { get; init; }
+
+    public required DateTimeOffset StartedAt { get; init; }
+
+    public DateTimeOffset? EndedAt { get; init; }
+
+    /// <summary>The prompt estimate made at admission; settles a row whose process crashed before it could.</summary>
+    public long EstimatedInputTokens { get; init; }
+}

@@ -1,0 +1,81 @@
+using OpenAiRelay.Telemetry;
+
+namespace OpenAiRelay.Metering;
+
+/// <summary>
+/// Turns what a request's meter saw into its ledger rows: the in-flight row written before forwarding and the one
+/// final row written when the request ends, however it ends. Real usage when the upstream reported it; otherwise,
+/// for a generation endpoint that may have produced tokens, an estimate from the tokenizer, flagged as such.
+/// </summary>
+internal static class UsageSettlement
+{
+    public static UsageRecord Opening(HttpContext context, RelayRequestState state, RequestMeter meter, DateTimeOffset startedAt) => new()
+    {
+        RequestId = context.TraceIdentifier,
+        KeyId = state.Client!.LedgerKeyId,
+        KeyLabel = state.Client.Label,
+        Model = meter.RequestedModel,
+        Endpoint = meter.Endpoint,
+        Method = context.Request.Method,
+        Outcome = UsageOutcome.InFlight,
+        StartedAt = startedAt,
+        EstimatedInputTokens = meter.PromptEstimate,
+        BytesIn = context.Request.ContentLength ?? 0,
+    };
+
+    public static UsageRecord Final(
+        HttpContext context, RelayRequestState state, RequestMeter meter, DateTimeOffset startedAt, DateTimeOffset endedAt, double latencyMs, double? ttfbMs)
+    {
+        var status = context.Response.StatusCode;
+        var outcome = state.Outcome switch
+        {
+            RequestOutcome.ClientCancelled => UsageOutcome.ClientCancelled,
+            RequestOutcome.UpstreamTimeout => UsageOutcome.Timeout,
+            RequestOutcome.UpstreamError => UsageOutcome.UpstreamError,
+            RequestOutcome.Rejected => UsageOutcome.Rejected,
+            _ when status >= 400 => UsageOutcome.UpstreamError,
+            _ => UsageOutcome.Completed,
+        };
+
+        var record = Opening(context, state, meter, startedAt) with
+        {
+            Model = meter.Model,
+            Status = status,
+            Outcome = outcome,
+            EndedAt = endedAt,
+            LatencyMs = (long)latencyMs,
+            TtfbMs = ttfbMs is { } ttfb ? (long)ttfb : null,
+            BytesIn = state.RequestBody?.BytesRead ?? context.Request.ContentLength ?? 0,
+            BytesOut = state.ResponseBody?.BytesWritten ?? 0,
+            UpstreamRequestId = state.UpstreamRequestId,
+        };
+
+        if (meter.Walker.Usage is { } usage)
+        {
+            return record with
+            {
+                InputTokens = usage.Input,
+                CachedTokens = usage.Cached,
+                OutputTokens = usage.Output,
+                ReasoningTokens = usage.Reasoning,
+            };
+        }
+
+        // An upstream error answered before any generation (a 4xx/5xx passed through, or no connection at all) is
+        // not billed. Everything else on a generation endpoint may have cost tokens: estimate, never a silent zero.
+        var mayHaveGenerated = meter.ExpectsUsage
+            && (outcome is UsageOutcome.Completed or UsageOutcome.ClientCancelled or UsageOutcome.Timeout
+                || (outcome == UsageOutcome.UpstreamError && status < 400));
+        if (!mayHaveGenerated)
+        {
+            return record;
+        }
+
+        return record with
+        {
+            InputTokens = meter.PromptEstimate,
+            OutputTokens = meter.Walker.DeltaText.Length == 0 ? 0 : TokenEstimator.CountText(meter.Walker.DeltaText.ToString(), meter.Model),
+            Estimated = true,
+        };
+    }
+}

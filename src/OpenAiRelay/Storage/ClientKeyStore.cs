@@ -1,0 +1,100 @@
+using System.Data.Common;
+
+namespace OpenAiRelay.Storage;
+
+/// <summary>Reads and writes <c>client_keys</c>. Lookups are by the public key id only; secrets are compared by the caller.</summary>
+internal sealed class ClientKeyStore(RelayDatabase database)
+{
+    private const string Columns = "key_id, name, secret_hash, created_at, expires_at, revoked_at";
+
+    public async Task CreateAsync(StoredClientKey key, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        using var command = database.Command(connection, "INSERT INTO client_keys (" + Columns + ") VALUES (@key_id, @name, @secret_hash, @created_at, @expires_at, @revoked_at);", transaction)
+            .With("@key_id", key.KeyId)
+            .With("@name", key.Name)
+            .With("@secret_hash", key.SecretHash)
+            .With("@created_at", database.ToDbTimestamp(key.CreatedAt))
+            .With("@expires_at", key.ExpiresAt is { } expires ? database.ToDbTimestamp(expires) : null)
+            .With("@revoked_at", null);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (DbException e) when (database.IsUniqueViolation(e))
+        {
+            // The partial unique index on live names; a key id collision (62^10) is not a practical case.
+            throw new DuplicateKeyNameException(key.Name);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<StoredClientKey?> FindAsync(string keyId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = database.Command(connection, "SELECT " + Columns + " FROM client_keys WHERE key_id = @key_id;").With("@key_id", keyId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<StoredClientKey>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = database.Command(connection, "SELECT " + Columns + " FROM client_keys ORDER BY created_at, key_id;");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<StoredClientKey>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(Read(reader));
+        }
+
+        return keys;
+    }
+
+    /// <summary>Revokes the live key with this name or key id. Returns the revoked keys (none when nothing matched).</summary>
+    public async Task<IReadOnlyList<StoredClientKey>> RevokeAsync(string nameOrKeyId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var revoked = new List<StoredClientKey>();
+        using (var select = database.Command(connection, "SELECT " + Columns + " FROM client_keys WHERE revoked_at IS NULL AND (key_id = @value OR name = @value);", transaction)
+            .With("@value", nameOrKeyId))
+        await using (var reader = await select.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                revoked.Add(Read(reader) with { RevokedAt = now });
+            }
+        }
+
+        using var update = database.Command(connection, "UPDATE client_keys SET revoked_at = @now WHERE revoked_at IS NULL AND key_id = @key_id;", transaction)
+            .With("@now", database.ToDbTimestamp(now))
+            .With("@key_id", null);
+        foreach (var key in revoked)
+        {
+            update.Set("@key_id", key.KeyId);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return revoked;
+    }
+
+    /// <summary>Keys ever created, revoked ones included: once a key has existed, the relay never falls back to open.</summary>
+    public async Task<long> CountAllAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = database.Command(connection, "SELECT COUNT(*) FROM client_keys;");
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private StoredClientKey Read(DbDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        (byte[])reader.GetValue(2),
+        database.ReadTimestamp(reader, 3),
+        reader.IsDBNull(4) ? null : database.ReadTimestamp(reader, 4),
+        reader.IsDBNull(5) ? null : database.ReadTimestamp(reader, 5));
+}

@@ -1,0 +1,9 @@
+namespace OpenAiRelay.Storage;
+
+internal enum UsageGrouping
+{
+    Total,
+    Key,
+    Model,
+    Day,
+}

@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using OpenAiRelay.Admin;
+using OpenAiRelay.Metering;
+using OpenAiRelay.Storage;
+using OpenAiRelay.Tests.Infrastructure;
+using OpenAiRelay.Tests.Storage;
+
+namespace OpenAiRelay.Tests.Admin;
+
+/// <summary>The operator verbs, invoked in-process exactly as Program.cs wires them, on both engines.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class AdminCommandsTests(PostgresServer postgres)
+{
+    public static TheoryData<string> Engines => StoreTarget.Engines;
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task KeysCreateListRevoke_RoundTrip(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+
+        var create = await RunAsync(target, "keys", "create", "alice", "--expires-in", "30d");
+        Assert.Equal(0, create.ExitCode);
+        var token = create.Output.Split('\n')[0].Trim();
+        Assert.Matches("^rk_live_[0-9A-Za-z]{10}_[0-9A-Za-z]{40}$", token);
+        Assert.Contains("Created key 'alice' (" + token[..18] + ")", create.Output);
+
+        var duplicate = await RunAsync(target, "keys", "create", "alice");
+        Assert.Equal(1, duplicate.ExitCode);
+        Assert.Contains("already exists", duplicate.Error);
+
+        var list = await RunAsync(target, "keys", "list");
+        Assert.Contains("alice", list.Output);
+        Assert.Contains(token[..18], list.Output);
+        Assert.Contains("active", list.Output);
+        Assert.DoesNotContain(token[19..], list.Output);
+
+        var json = await RunAsync(target, "keys", "list", "--json");
+        using (var document = JsonDocument.Parse(json.Output))
+        {
+            var key = Assert.Single(document.RootElement.GetProperty("data").EnumerateArray());
+            Assert.Equal("alice", key.GetProperty("name").GetString());
+            Assert.Equal(token[..18], key.GetProperty("label").GetString());
+            Assert.NotEqual(JsonValueKind.Null, key.GetProperty("expires_at").ValueKind);
+            Assert.False(key.TryGetProperty("key", out _));
+        }
+
+        var revoke = await RunAsync(target, "keys", "revoke", token[..18]);
+        Assert.Equal(0, revoke.ExitCode);
+        Assert.Contains("Revoked key 'alice'", revoke.Output);
+        Assert.Equal(1, (await RunAsync(target, "keys", "revoke", "alice")).ExitCode);
+        Assert.Contains("revoked", (await RunAsync(target, "keys", "list")).Output);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Usage_ReportsSpendByModel(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+        var store = new UsageStore(target.Database);
+        await store.UpsertAsync(
+        [
+            UsageRecords.Completed(UsageRecords.InFlight("r1"), 1000, 100, 1_234_567),
+            UsageRecords.Completed(UsageRecords.InFlight("r2", model: "gpt-4o"), 2000, 200, 2_000_000),
+            UsageRecords.Completed(UsageRecords.InFlight("r3", startedAt: UsageRecords.T0.AddDays(-30)), 1, 1, 1),
+        ], default);
+
+        var table = await RunAsync(target, "usage", "--since", "2026-11-01", "--by", "model");
+        Assert.Equal(0, table.ExitCode);
+        Assert.Contains("$1.234567", table.Output);
+        Assert.Contains("$2.000000", table.Output);
+        Assert.Contains("1,000", table.Output);
+
+        var json = await RunAsync(target, "usage", "--since", "2026-11-01", "--until", "2026-11-30", "--json");
+        using var document = JsonDocument.Parse(json.Output);
+        var total = Assert.Single(document.RootElement.GetProperty("data").EnumerateArray());
+        Assert.Equal(3_234_567, total.GetProperty("cost_micros").GetInt64());
+        Assert.Equal("3.234567", total.GetProperty("cost_usd").GetString());
+        Assert.Equal(2, total.GetProperty("requests").GetInt64());
+
+        Assert.Equal(1, (await RunAsync(target, "usage", "--by", "planet")).ExitCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task DbMigrate_OnAFreshStore_CreatesTheSchema(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres, migrate: false);
+        var result = await RunAsync(target, "db", "migrate");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("schema at version 1", result.Output);
+        Assert.Empty(await SchemaMigrator.MigrateAsync(target.Database, TimeProvider.System, default));
+    }
+
+    [Fact]
+    public async Task BadStorageConfiguration_ExitsWithCode2AndOneLine()
+    {
+        var root = new RootCommand();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Relay:Storage:Provider"] = "oracle" }).Build();
+        AdminCommands.AddTo(root, () => configuration);
+        var error = new StringWriter();
+        var exit = await root.Parse(["keys", "list"]).InvokeAsync(new InvocationConfiguration { Output = new StringWriter(), Error = error });
+        Assert.Equal(2, exit);
+        Assert.Contains("Relay:Storage:Provider", error.ToString());
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(StoreTarget target, params string[] args)
+    {
+        var root = new RootCommand();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(target.Settings).Build();
+        AdminCommands.AddTo(root, () => configuration);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }).WaitAsync(TimeSpan.FromSeconds(30));
+        SqliteConnection.ClearAllPools();
+        return (exit, output.ToString(), error.ToString());
+    }
+}

@@ -1,0 +1,113 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using OpenAiRelay.Admin;
+using OpenAiRelay.Authentication;
+using OpenAiRelay.Configuration;
+using OpenAiRelay.Storage;
+using OpenAiRelay.Tests.Infrastructure;
+
+namespace OpenAiRelay.Tests.Authentication;
+
+public sealed class KeyAuthenticatorTests : IAsyncLifetime
+{
+    private readonly TempDataDirectory _directory = new();
+    private readonly ManualClock _clock = new();
+    private ClientKeyStore _store = null!;
+    private KeyPepper _pepper = null!;
+    private KeyAdministration _admin = null!;
+    private KeyAuthenticator _authenticator = null!;
+
+    public async Task InitializeAsync()
+    {
+        var database = new SqliteRelayDatabase(_directory.File("relay.db"), TimeSpan.FromSeconds(2));
+        await database.PrepareAsync(default);
+        await SchemaMigrator.MigrateAsync(database, _clock, default);
+        _store = new ClientKeyStore(database);
+        _pepper = KeyPepper.Load(null, _directory.Path);
+        _admin = new KeyAdministration(_store, _pepper, _clock);
+        _authenticator = new KeyAuthenticator(_store, _pepper, Options.Create(new RelayOptions { Keys = new KeyOptions { CacheTtl = TimeSpan.FromSeconds(5) } }), _clock);
+    }
+
+    public Task DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        _directory.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task ValidKey_IsIdentifiedByItsLabel_AndStoredOnlyAsAHash()
+    {
+        var created = await _admin.CreateAsync("alice", null, default);
+        var identity = await _authenticator.AuthenticateAsync(created.Token, default);
+
+        Assert.Equal(new ClientIdentity(created.Key.Label, created.Key.KeyId), identity);
+        var stored = (await _store.FindAsync(created.Key.KeyId, default))!;
+        Assert.Equal(32, stored.SecretHash.Length);
+        var database = await File.ReadAllBytesAsync(_directory.File("relay.db"));
+        Assert.DoesNotContain(created.Token[20..], System.Text.Encoding.ASCII.GetString(database));
+    }
+
+    [Fact]
+    public async Task ForgedSecretWithTheSameKeyId_AfterTheRealKeyWasCached_IsRejected()
+    {
+        var created = await _admin.CreateAsync("alice", null, default);
+        Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
+
+        var forged = created.Token[..^1] + (created.Token[^1] == 'a' ? 'b' : 'a');
+        Assert.Null(await _authenticator.AuthenticateAsync(forged, default));
+        Assert.Null(await _authenticator.AuthenticateAsync(ClientKeyToken.LabelFor(created.Key.KeyId) + "_" + new string('A', 40), default));
+    }
+
+    [Fact]
+    public async Task RevokedElsewhere_StillCachedWithinTtl_RejectedAfterIt()
+    {
+        var created = await _admin.CreateAsync("alice", null, default);
+        Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
+
+        // Another instance (or the CLI) revokes: this process learns it when its cache entry expires.
+        await _store.RevokeAsync("alice", _clock.GetUtcNow(), default);
+        _clock.Advance(TimeSpan.FromSeconds(4));
+        Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
+        _clock.Advance(TimeSpan.FromSeconds(1.1));
+        Assert.Null(await _authenticator.AuthenticateAsync(created.Token, default));
+    }
+
+    [Fact]
+    public async Task RevokedHere_IsRejectedAtOnce()
+    {
+        var created = await _admin.CreateAsync("alice", null, default);
+        Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
+        var revoked = Assert.Single(await _admin.RevokeAsync("alice", default));
+        _authenticator.Invalidate(revoked.KeyId);
+        Assert.Null(await _authenticator.AuthenticateAsync(created.Token, default));
+    }
+
+    [Fact]
+    public async Task ExpiredKey_IsRejected_EvenFromTheCache()
+    {
+        var created = await _admin.CreateAsync("short-lived", TimeSpan.FromSeconds(3), default);
+        Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
+        _clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.Null(await _authenticator.AuthenticateAsync(created.Token, default));
+    }
+
+    [Theory]
+    [MemberData(nameof(ClientKeyTokenTests.Malformed), MemberType = typeof(ClientKeyTokenTests))]
+    public async Task MalformedToken_NeverReachesTheDatabase(string token)
+    {
+        Assert.Null(await _authenticator.AuthenticateAsync(token, default));
+        Assert.Equal(0, _authenticator.Lookups);
+    }
+
+    [Fact]
+    public async Task UnknownKeyId_AndWrongSecret_GiveTheSameAnswer()
+    {
+        var created = await _admin.CreateAsync("alice", null, default);
+        var (_, unknown) = ClientKeyToken.Generate();
+        var wrongSecret = created.Token[..19] + new string('Z', 40);
+        Assert.Null(await _authenticator.AuthenticateAsync(unknown, default));
+        Assert.Null(await _authenticator.AuthenticateAsync(wrongSecret, default));
+        Assert.Equal(2, _authenticator.Lookups);
+    }
+}
