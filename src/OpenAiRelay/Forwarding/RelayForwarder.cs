@@ -115,6 +115,13 @@ internal sealed partial class RelayForwarder
         _ledger.Open(UsageSettlement.Opening(context, state, meter, state.StartedAt));
         state.LedgerOpen = true;
 
+        if (meter.ExpectsUsage && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+        {
+            // Metered WebSockets are relayed uncompressed, so the relay can read the usage in response.done frames.
+            context.Request.Headers.Remove("Sec-WebSocket-Extensions");
+            context.Features.Set<IHttpUpgradeFeature>(new MeteredUpgradeFeature(upgrade, new WebSocketUsageMeter(meter)));
+        }
+
         var config = family == EndpointFamily.Default ? _defaultConfig : _generationConfig;
         var error = await _forwarder.SendAsync(context, _destinationPrefix, _invoker, config, _transformer);
         if (error != ForwarderError.None)

@@ -12,5 +12,5 @@ internal static class MeteredEndpoints
 
     public static bool ExpectsUsage(string method, string endpoint)
         => (HttpMethods.IsPost(method) && s_postEndpoints.Contains(endpoint))
-           || (HttpMethods.IsGet(method) && endpoint == "/realtime");
+           || (HttpMethods.IsGet(method) && endpoint is "/realtime" or "/responses");
 }

@@ -21,5 +21,17 @@ internal sealed class RequestMeter(string endpoint, bool expectsUsage)
 
     public UsageWalker Walker { get; } = new();
 
+    /// <summary>Usage added up over a session's several responses (WebSocket); null for single-response requests.</summary>
+    public TokenUsage? SessionUsage { get; private set; }
+
+    /// <summary>The usage to record: a session's total, or the response's own.</summary>
+    public TokenUsage? Usage => SessionUsage ?? Walker.Usage;
+
+    public void AddUsage(TokenUsage usage)
+    {
+        var total = SessionUsage ?? default;
+        SessionUsage = new TokenUsage(total.Input + usage.Input, total.Cached + usage.Cached, total.Output + usage.Output, total.Reasoning + usage.Reasoning);
+    }
+
     public string? Model => RequestedModel ?? Walker.Model;
 }

@@ -50,7 +50,7 @@ internal static class UsageSettlement
             UpstreamRequestId = state.UpstreamRequestId,
         };
 
-        if (meter.Walker.Usage is { } usage)
+        if (meter.Usage is { } usage)
         {
             return record with
             {

@@ -204,6 +204,63 @@ public sealed class LedgerExactnessTests(PostgresServer postgres) : IAsyncLifeti
         Assert.Null(await usage.GetAsync(rejected.Headers.GetValues("x-relay-request-id").Single(), CancellationToken.None));
     }
 
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task RealtimeSession_LedgerAddsUpEveryResponseDone(string engine)
+    {
+        var (relay, store) = await StartAsync(engine);
+        await using var _ = store;
+        await using var __ = relay;
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + RelayServer.ClientToken);
+        socket.Options.AddSubProtocol("realtime");
+        socket.Options.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions();
+        socket.Options.CollectHttpResponseDetails = true;
+        await socket.ConnectAsync(new Uri(relay.BaseAddress.ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/realtime?model=gpt-realtime"), CancellationToken.None).DefaultTimeout();
+        var requestId = socket.HttpResponseHeaders!["x-relay-request-id"].Single();
+
+        long input = 0, output = 0;
+        for (var i = 0; i < 2; i++)
+        {
+            await socket.SendAsync("""{"type":"response.create"}"""u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None).DefaultTimeout();
+            while (true)
+            {
+                var message = await ReceiveAsync(socket);
+                using var doc = System.Text.Json.JsonDocument.Parse(message);
+                if (doc.RootElement.GetProperty("type").GetString() == "response.done")
+                {
+                    var usage = doc.RootElement.GetProperty("response").GetProperty("usage");
+                    input += usage.GetProperty("input_tokens").GetInt64();
+                    output += usage.GetProperty("output_tokens").GetInt64();
+                    break;
+                }
+            }
+        }
+
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None).DefaultTimeout();
+        var record = await SettledAsync(relay, requestId);
+        Assert.Equal(UsageOutcome.Completed, record.Outcome);
+        Assert.False(record.Estimated);
+        Assert.True(input > 0 && output > 0);
+        Assert.Equal(input, record.InputTokens);
+        Assert.Equal(output, record.OutputTokens);
+        Assert.Equal("/realtime", record.Endpoint);
+    }
+
+    private static async Task<byte[]> ReceiveAsync(System.Net.WebSockets.ClientWebSocket socket)
+    {
+        var buffer = new byte[64 * 1024];
+        using var message = new MemoryStream();
+        System.Net.WebSockets.WebSocketReceiveResult result;
+        do
+        {
+            result = await socket.ReceiveAsync(buffer, CancellationToken.None).DefaultTimeout();
+            message.Write(buffer, 0, result.Count);
+        }
+        while (!result.EndOfMessage);
+        return message.ToArray();
+    }
+
     [Fact]
     public async Task SpeechWithoutUsage_IsEstimatedFromThePrompt()
     {
