@@ -77,7 +77,7 @@ async Task<Metrics> RunOneAsync(string scenario, Target target, bool warmup)
     {
         return scenario switch
         {
-            "chat" => await ChatScenario.RunAsync(chatClients[target.Name], target, "chat", options.Connections, warmup ? TimeSpan.FromSeconds(2) : options.Duration),
+            "chat" => await ChatScenario.RunAsync(chatClients[target.Name], target, "chat", options.Connections, warmup ? TimeSpan.FromSeconds(4) : options.Duration),
             "chat1" => await ChatScenario.RunAsync(chatClients[target.Name], target, "chat1", 1, warmup ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(3)),
             "sse" => await SseScenario.RunAsync(
                 sseClients[target.Name], target, "sse", warmup ? Math.Min(100, options.Streams) : options.Streams, warmup ? 3 : options.Events, options.IntervalMs, TimeSpan.FromSeconds(1)),
