@@ -41,11 +41,20 @@ internal sealed class Options
 
     public string Command { get; private set; } = "bench/run.sh";
 
+    /// <summary>Only rewrite <see cref="Report"/> from <see cref="Results"/>; measure nothing.</summary>
+    public bool ReportOnly { get; private set; }
+
     public static Options Parse(string[] args)
     {
         var o = new Options();
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--report-only")
+            {
+                o.ReportOnly = true;
+                continue;
+            }
+
             var value = i + 1 < args.Length ? args[i + 1] : throw new FormatException($"Missing value after {args[i]}");
             switch (args[i++])
             {

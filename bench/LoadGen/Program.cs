@@ -15,6 +15,14 @@ catch (FormatException e)
     return 2;
 }
 
+if (options.ReportOnly)
+{
+    // Rewrites the report from a previous run's results.jsonl (for example after changing how it is presented).
+    Report.Write(options, ["direct", "nginx", "relay"], Report.Load(options.Results));
+    Console.WriteLine($"wrote {options.Report} from {options.Results}");
+    return 0;
+}
+
 var targets = new List<Target>();
 foreach (var (name, url) in options.Urls)
 {
