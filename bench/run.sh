@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: the relay side by side with no proxy (direct) and nginx, under the same load.
 #
-#   bench/run.sh                      # full run, about 7-9 minutes on 2 cores; rewrites the table in docs/benchmarks.md
+#   bench/run.sh                      # full run, about 6 minutes on 2 cores; rewrites the table in docs/benchmarks.md
 #
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION (10 s per chat round), BENCH_STREAMS (1000),
 # BENCH_SCENARIOS (chat,chat1,sse,files,ws), BENCH_REPORT (docs/benchmarks.md; "none" to skip),
