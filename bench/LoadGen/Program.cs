@@ -1,0 +1,132 @@
+using System.Net;
+using System.Text.Json;
+using OpenAiRelay.LoadGen;
+
+// The end-to-end benchmark client (bench/run.sh starts the servers and calls this). Runs every scenario against
+// direct, nginx and relay in turn, round after round, so drift on a shared machine hits all three alike.
+Options options;
+try
+{
+    options = Options.Parse(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+
+if (options.ReportOnly)
+{
+    // Rewrites the report from a previous run's results.jsonl (for example after changing how it is presented).
+    Report.Write(options, ["direct", "nginx", "relay"], Report.Load(options.Results));
+    Console.WriteLine($"wrote {options.Report} from {options.Results}");
+    return 0;
+}
+
+var targets = new List<Target>();
+foreach (var (name, url) in options.Urls)
+{
+    var auth = name == "relay" ? "Bearer " + options.RelayToken : "Bearer " + options.ApiKey;
+    var pids = name switch { "relay" => options.RelayPids, "nginx" => options.NginxPids, _ => [] };
+    targets.Add(new Target(name, new Uri(url.TrimEnd('/') + "/"), auth, pids));
+}
+
+targets.Sort((a, b) => Order(a.Name).CompareTo(Order(b.Name)));
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Results))!);
+await using var results = new StreamWriter(options.Results, append: false);
+
+// One client per target and scenario shape, kept for the whole run: connections are warm after the warm-up pass.
+var chatClients = targets.ToDictionary(t => t.Name, _ => NewClient(options.Connections));
+var sseClients = targets.ToDictionary(t => t.Name, _ => NewClient(options.Streams + 16));
+var fileClients = targets.ToDictionary(t => t.Name, _ => NewClient(4));
+
+Console.WriteLine($"warm-up: {string.Join(", ", targets.Select(t => t.Name))}");
+foreach (var target in targets)
+{
+    await RunScenariosAsync(target, warmup: true);
+}
+
+var all = new List<(int Round, string Target, Metrics Metrics)>();
+for (var round = 1; round <= options.Rounds; round++)
+{
+    foreach (var scenario in ScenarioOrder.All.Where(options.Scenarios.Contains))
+    {
+        foreach (var target in targets)
+        {
+            var metrics = await RunOneAsync(scenario, target, warmup: false);
+            all.Add((round, target.Name, metrics));
+            await results.WriteLineAsync(JsonSerializer.Serialize(new { round, target = target.Name, scenario, metrics }));
+            await results.FlushAsync();
+            Console.WriteLine($"round {round} {scenario,-5} {target.Name,-6} {Summary(metrics)}");
+        }
+    }
+}
+
+if (options.Report is not null)
+{
+    Report.Write(options, targets.Select(t => t.Name).ToList(), all);
+    Console.WriteLine($"wrote {options.Report}");
+}
+
+return 0;
+
+async Task RunScenariosAsync(Target target, bool warmup)
+{
+    foreach (var scenario in ScenarioOrder.All.Where(options.Scenarios.Contains))
+    {
+        var metrics = await RunOneAsync(scenario, target, warmup);
+        Console.WriteLine($"warm-up {scenario,-5} {target.Name,-6} {Summary(metrics)}");
+    }
+}
+
+async Task<Metrics> RunOneAsync(string scenario, Target target, bool warmup)
+{
+    try
+    {
+        return scenario switch
+        {
+            "chat" => await ChatScenario.RunAsync(chatClients[target.Name], target, "chat", options.Connections, warmup ? TimeSpan.FromSeconds(4) : options.Duration),
+            "chat1" => await ChatScenario.RunAsync(chatClients[target.Name], target, "chat1", 1, warmup ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(3)),
+            "sse" => await SseScenario.RunAsync(
+                sseClients[target.Name], target, "sse", warmup ? Math.Min(100, options.Streams) : options.Streams, warmup ? 3 : options.Events, options.IntervalMs, TimeSpan.FromSeconds(1)),
+            "files" => Merge(
+                await FilesScenario.UploadAsync(fileClients[target.Name], target, "upload", warmup ? 8L << 20 : options.FileBytes),
+                await FilesScenario.DownloadAsync(fileClients[target.Name], target, "download", warmup ? 8L << 20 : options.FileBytes)),
+            "ws" => await RealtimeScenario.RunAsync(target, "ws", warmup ? 50 : options.WsMessages, warmup ? 0 : 20),
+            _ => throw new ArgumentException($"Unknown scenario {scenario}"),
+        };
+    }
+    catch (Exception e)
+    {
+        Console.WriteLine($"{scenario} {target.Name} FAILED: {e.GetType().Name}: {e.Message}");
+        return new Metrics { [scenario + ".failed"] = 1 };
+    }
+}
+
+static Metrics Merge(Metrics a, Metrics b)
+{
+    foreach (var (k, v) in b)
+    {
+        a[k] = v;
+    }
+
+    return a;
+}
+
+static string Summary(Metrics m) => string.Join(" ", m.Select(kv => $"{kv.Key}={kv.Value:0.###}"));
+
+static int Order(string name) => name switch { "direct" => 0, "nginx" => 1, "relay" => 2, _ => 3 };
+
+static HttpClient NewClient(int connections) => new(new SocketsHttpHandler
+{
+    MaxConnectionsPerServer = connections,
+    UseProxy = false,
+    UseCookies = false,
+    AllowAutoRedirect = false,
+    AutomaticDecompression = DecompressionMethods.None,
+    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
+    ConnectTimeout = TimeSpan.FromSeconds(10),
+})
+{
+    Timeout = Timeout.InfiniteTimeSpan,
+};

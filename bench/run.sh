@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: the relay side by side with no proxy (direct) and nginx, under the same load.
+#
+#   bench/run.sh                      # full run, about 6 minutes on 2 cores; rewrites the table in docs/benchmarks.md
+#
+# Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION (10 s per chat round), BENCH_STREAMS (1000),
+# BENCH_SCENARIOS (chat,chat1,sse,files,ws), BENCH_REPORT (docs/benchmarks.md; "none" to skip),
+# BENCH_RELAY_ENV (extra VAR=value pairs for the relay process only, for experiments, e.g. "DOTNET_gcServer=1").
+# What each number means: bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/bench/out
+ROUNDS=${BENCH_ROUNDS:-5}
+DURATION=${BENCH_DURATION:-10}
+STREAMS=${BENCH_STREAMS:-1000}
+SCENARIOS=${BENCH_SCENARIOS:-chat,chat1,sse,files,ws}
+REPORT=${BENCH_REPORT:-docs/benchmarks.md}
+API_KEY=sk-bench-upstream
+RELAY_TOKEN=rt-bench-client
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+# A free loopback port at or above $1 (other worktrees may be benchmarking on this machine at the same time).
+free_port() {
+  local p=$1
+  while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# Waits (at most 30 s) until the URL answers 2xx.
+wait_ready() {
+  local url=$1 auth=${2:-}
+  for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null ${auth:+-H "Authorization: Bearer $auth"} "$url" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "not ready: $url" >&2
+  return 1
+}
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+rm -rf "$OUT" && mkdir -p "$OUT/nginx/tmp"
+
+log "publishing relay, fake upstream and load generator (Release)"
+timeout 600 dotnet publish src/OpenAiRelay/OpenAiRelay.csproj -c Release -o "$OUT/relay" --nologo -v quiet
+timeout 600 dotnet publish test/FakeOpenAi/FakeOpenAi.csproj -c Release -o "$OUT/fake" --nologo -v quiet
+timeout 600 dotnet publish bench/LoadGen/LoadGen.csproj -c Release -o "$OUT/loadgen" --nologo -v quiet
+
+FAKE_PORT=$(free_port 18080)
+"$OUT/fake/FakeOpenAi" --port "$FAKE_PORT" --api-key "$API_KEY" --event-interval-ms 0 --events 10 >"$OUT/fake.log" 2>&1 &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$FAKE_PORT/v1/models" "$API_KEY"
+
+# nginx with the shipped site, minus TLS: the listen lines become one plain-HTTP loopback port, the ssl_* lines and
+# the port-80 redirect server go, and the upstream is the fake instead of the relay. Everything in location / is
+# exactly as shipped (no buffering either way, HTTP/1.1 keep-alive pool of 32, WebSocket upgrade map).
+NGINX_PORT=$(free_port $((FAKE_PORT + 1)))
+awk -v port="$NGINX_PORT" -v fake="$FAKE_PORT" '
+  /^# Plain HTTP/ { skip = 1 }
+  skip && /^}/ { skip = 0; next }
+  skip { next }
+  /^[[:space:]]*ssl_/ { next }
+  /listen \[::\]:443/ { next }
+  /listen 443/ { sub(/listen 443 ssl http2;/, "listen 127.0.0.1:" port ";") }
+  /server 127\.0\.0\.1:3001;/ { sub(/127\.0\.0\.1:3001/, "127.0.0.1:" fake) }
+  { print }
+' deploy/nginx/openai-relay.conf >"$OUT/nginx/site.conf"
+# The main context is Debian's defaults (worker_processes auto, sendfile, access log on) except
+# worker_connections: 1,000 proxied streams need 2,000 connections, above Debian's 768.
+cat >"$OUT/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    access_log $OUT/nginx/access.log;
+    client_body_temp_path $OUT/nginx/tmp/body;
+    proxy_temp_path $OUT/nginx/tmp/proxy;
+    include $OUT/nginx/site.conf;
+}
+NGINX
+nginx -t -q -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf"
+nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" -g 'daemon off;' &
+NGINX_MASTER=$!
+PIDS+=("$NGINX_MASTER")
+wait_ready "http://127.0.0.1:$NGINX_PORT/v1/models" "$API_KEY"
+NGINX_WORKERS=$(pgrep -P "$NGINX_MASTER" | paste -sd, -)
+
+# The relay as published, default configuration; only the environment a deployment must set.
+RELAY_PORT=$(free_port $((NGINX_PORT + 1)))
+env OPENAI_API_KEY="$API_KEY" RELAY_TOKEN="$RELAY_TOKEN" OPENAI_BASE_URL="http://127.0.0.1:$FAKE_PORT" \
+  PORT="$RELAY_PORT" BIND_ADDRESS=127.0.0.1 ${BENCH_RELAY_ENV:-} \
+  "$OUT/relay/openai-relay" >"$OUT/relay.log" 2>&1 &
+RELAY_PID=$!
+PIDS+=("$RELAY_PID")
+wait_ready "http://127.0.0.1:$RELAY_PORT/v1/models" "$RELAY_TOKEN"
+
+MEM_GB=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+cat >"$OUT/machine.md" <<MACHINE
+Run $(date -u +%Y-%m-%dT%H:%MZ) at commit \`$(git rev-parse --short HEAD)\`$(git diff --quiet HEAD -- src bench || echo ' (with uncommitted changes)').
+Machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), ${MEM_GB} GiB RAM, Linux $(uname -r);
+.NET SDK $(dotnet --version), runtime $(dotnet --list-runtimes | awk '/Microsoft.AspNetCore.App/ { v = $2 } END { print v }'); $(nginx -v 2>&1 | sed 's/^nginx version: //') ($(pgrep -cP "$NGINX_MASTER") workers).
+Client, proxy and fake upstream share these CPUs${BENCH_RELAY_ENV:+; relay environment: \`$BENCH_RELAY_ENV\`}.
+MACHINE
+
+log "fake :$FAKE_PORT, nginx :$NGINX_PORT (workers $NGINX_WORKERS), relay :$RELAY_PORT (pid $RELAY_PID); $ROUNDS rounds"
+REPORT_ARGS=()
+if [[ $REPORT != none ]]; then REPORT_ARGS=(--report "$REPORT" --machine "$OUT/machine.md"); fi
+timeout 1200 dotnet "$OUT/loadgen/LoadGen.dll" \
+  --direct "http://127.0.0.1:$FAKE_PORT" --nginx "http://127.0.0.1:$NGINX_PORT" --relay "http://127.0.0.1:$RELAY_PORT" \
+  --api-key "$API_KEY" --relay-token "$RELAY_TOKEN" --relay-pids "$RELAY_PID" --nginx-pids "$NGINX_WORKERS" \
+  --rounds "$ROUNDS" --duration "$DURATION" --streams "$STREAMS" --scenarios "$SCENARIOS" \
+  --results "$OUT/results.jsonl" --command "bench/run.sh${BENCH_RELAY_ENV:+ (BENCH_RELAY_ENV=\"$BENCH_RELAY_ENV\")}" "${REPORT_ARGS[@]}"
+log "relay peak RSS $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RELAY_PID/status"); results in $OUT/results.jsonl"
