@@ -18,7 +18,7 @@ internal sealed class RelayOptions
 
     public TimeoutOptions Timeouts { get; set; } = new();
 
-    public BodyLimitOptions Limits { get; set; } = new();
+    public LimitOptions Limits { get; set; } = new();
 
     public StorageOptions Storage { get; set; } = new();
 

@@ -74,6 +74,11 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             failures.Add("Relay:Limits request body sizes must be positive");
         }
 
+        if (options.Limits.FailedAuthPerMinute < 0)
+        {
+            failures.Add("Relay:Limits:FailedAuthPerMinute must not be negative (0 turns throttling off)");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -11,6 +11,15 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
         "Incorrect or missing relay token. Send the token the relay operator gave you as 'Authorization: Bearer <token>'.",
         ShouldRetry: false);
 
+    public static readonly RelayError AuthThrottled = new(
+        StatusCodes.Status429TooManyRequests, "requests", "rate_limit_exceeded",
+        "Too many failed authentication attempts from this address. Retry after the time in the Retry-After header.");
+
+    public static readonly RelayError BadRequestTarget = new(
+        StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request",
+        "The request path contains an encoded slash, backslash, NUL or dot segment, which the relay does not forward.",
+        ShouldRetry: false);
+
     public static readonly RelayError NotFound = new(
         StatusCodes.Status404NotFound, "invalid_request_error", "not_found",
         "Unknown path. The relay serves the OpenAI API under /v1/ (set your SDK's base URL to https://<relay>/v1).",

@@ -4,6 +4,7 @@ using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Hosting;
+using OpenAiRelay.Limits;
 using OpenAiRelay.Metering;
 using OpenAiRelay.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
@@ -28,7 +29,8 @@ internal sealed partial class RelayForwarder
     private readonly string _destinationPrefix;
     private readonly ForwarderRequestConfig _generationConfig;
     private readonly ForwarderRequestConfig _defaultConfig;
-    private readonly BodyLimitOptions _limits;
+    private readonly LimitOptions _limits;
+    private readonly FailedAuthThrottle _throttle;
 
     public RelayForwarder(
         IHttpForwarder forwarder,
@@ -37,6 +39,7 @@ internal sealed partial class RelayForwarder
         IUsageLedger ledger,
         TimeProvider time,
         RelayLifetime lifetime,
+        FailedAuthThrottle throttle,
         IOptions<RelayOptions> options,
         ILogger<RelayForwarder> logger)
     {
@@ -53,6 +56,7 @@ internal sealed partial class RelayForwarder
         _generationConfig = new ForwarderRequestConfig { ActivityTimeout = relay.Timeouts.GenerationIdle, AllowResponseBuffering = false };
         _defaultConfig = new ForwarderRequestConfig { ActivityTimeout = relay.Timeouts.DefaultIdle, AllowResponseBuffering = false };
         _limits = relay.Limits;
+        _throttle = throttle;
     }
 
     public async Task ForwardAsync(HttpContext context)
@@ -61,7 +65,7 @@ internal sealed partial class RelayForwarder
         if (await AdmitAsync(context, state) is { } rejection)
         {
             state.Outcome = RequestOutcome.Rejected;
-            await RelayErrorWriter.WriteAsync(context, rejection, rejection.StatusCode == StatusCodes.Status503ServiceUnavailable ? TimeSpan.FromSeconds(2) : null);
+            await RelayErrorWriter.WriteAsync(context, rejection.Error, rejection.RetryAfter);
             return;
         }
 
@@ -130,17 +134,25 @@ internal sealed partial class RelayForwarder
         }
     }
 
-    private async ValueTask<RelayError?> AdmitAsync(HttpContext context, RelayRequestState state)
+    private async ValueTask<Rejection?> AdmitAsync(HttpContext context, RelayRequestState state)
     {
         if (_lifetime.IsDraining)
         {
-            return RelayError.Draining;
+            return new Rejection(RelayError.Draining, s_serviceRetryAfter);
         }
 
         // Fail closed: a request the ledger cannot record is not forwarded.
         if (!_ledger.IsHealthy)
         {
-            return RelayError.LedgerUnavailable;
+            return new Rejection(RelayError.LedgerUnavailable, s_serviceRetryAfter);
+        }
+
+        // A throttled address is refused before its token is looked at: sources are locked out, not keys.
+        var client = context.Connection.RemoteIpAddress;
+        if (_throttle.RetryAfter(client) is { } throttled)
+        {
+            LogAuthThrottled(_logger);
+            return new Rejection(RelayError.AuthThrottled, throttled);
         }
 
         ClientIdentity? identity;
@@ -151,12 +163,14 @@ internal sealed partial class RelayForwarder
         catch (System.Data.Common.DbException e)
         {
             LogKeyStoreFailed(_logger, e.GetType().Name);
-            return RelayError.LedgerUnavailable;
+            return new Rejection(RelayError.LedgerUnavailable, s_serviceRetryAfter);
         }
 
         if (identity is null)
         {
-            return RelayError.InvalidToken;
+            return _throttle.Failed(client) is { } wait
+                ? new Rejection(RelayError.AuthThrottled, wait)
+                : new Rejection(RelayError.InvalidToken, null);
         }
 
         state.Client = identity;
@@ -218,6 +232,13 @@ internal sealed partial class RelayForwarder
 
         return RelayErrorWriter.WriteAsync(context, error);
     }
+
+    private static readonly TimeSpan s_serviceRetryAfter = TimeSpan.FromSeconds(2);
+
+    private readonly record struct Rejection(RelayError Error, TimeSpan? RetryAfter);
+
+    [LoggerMessage(EventId = 13, EventName = "AuthThrottled", Level = LogLevel.Debug, Message = "Client address over its failed-authentication allowance; refused with 429")]
+    private static partial void LogAuthThrottled(ILogger logger);
 
     [LoggerMessage(EventId = 12, EventName = "KeyStoreFailed", Level = LogLevel.Error, Message = "Key lookup failed ({ExceptionType}); request refused with 503")]
     private static partial void LogKeyStoreFailed(ILogger logger, string exceptionType);

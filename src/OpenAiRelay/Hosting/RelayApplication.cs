@@ -8,6 +8,7 @@ using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Forwarding;
+using OpenAiRelay.Limits;
 using OpenAiRelay.Metering;
 using OpenAiRelay.Metering.Pricing;
 using OpenAiRelay.Storage;
@@ -49,6 +50,7 @@ internal static partial class RelayApplication
         builder.Services.AddSingleton<UpstreamHttpClient>();
         builder.Services.AddSingleton<StaticTokenAuthenticator>();
         builder.Services.AddSingleton<RelayLifetime>();
+        builder.Services.AddSingleton<FailedAuthThrottle>();
         builder.Services.AddSingleton<RelayForwarder>();
         AddStorage(builder.Services, options);
 
@@ -61,6 +63,8 @@ internal static partial class RelayApplication
         app.UseWhen(
             static context => context.Request.Path.StartsWithSegments(UpstreamEndpoint.ClientApiPrefix),
             static branch => branch.UseMiddleware<RequestLogMiddleware>());
+        // After the request log (a refused /v1 target is still logged), before routing (it never reaches a handler).
+        app.UseRequestTargetFilter();
         app.UseWebSockets();
 
         app.MapHealthEndpoints();
@@ -106,6 +110,11 @@ internal static partial class RelayApplication
         kestrel.Limits.MaxRequestBodySize = options.Limits.DefaultMaxRequestBodySize;
         kestrel.Limits.MaxConcurrentConnections = 10_000;
         kestrel.Limits.MaxConcurrentUpgradedConnections = 2_000;
+        // security.md: 10-15 s when Kestrel is exposed without nginx; harmless behind it. Slowloris clients are cut here.
+        kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+        // Kestrel's defaults, kept on purpose and stated here so docs/limits.md has one source: 32 KB of headers, 100
+        // headers, an 8 KB request line, 240 B/s minimum body and response rates after a 5 s grace (not applied to
+        // upgraded connections, which MaxConcurrentUpgradedConnections caps instead).
         kestrel.Listen(IPAddress.Parse(options.Listen.BindAddress), options.Listen.Port, listen => listen.Protocols = HttpProtocols.Http1);
     }
 
@@ -116,9 +125,18 @@ internal static partial class RelayApplication
         forwarded.ForwardLimit = 1;
         forwarded.KnownProxies.Clear();
         forwarded.KnownIPNetworks.Clear();
-        foreach (var network in TrustedProxies.Parse(listen.TrustedProxies))
+        var trusted = TrustedProxies.Parse(listen.TrustedProxies);
+        foreach (var network in trusted)
         {
             forwarded.KnownIPNetworks.Add(network);
+        }
+
+        // NOTE: with both lists empty, ForwardedHeadersMiddleware trusts EVERY peer (it only checks when a list has
+        // an entry), so RELAY_TRUSTED_PROXIES="" would let any client choose its address and escape the per-address
+        // auth throttle. No trusted proxy means: believe no X-Forwarded-* header at all.
+        if (trusted.Count == 0)
+        {
+            forwarded.ForwardedHeaders = ForwardedHeaders.None;
         }
     }
 

@@ -30,6 +30,9 @@ public sealed class RelayServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>This relay's <c>RELAY_DATA_DIR</c>: <c>relay.db</c>, the pepper and the ledger's fallback journal.</summary>
+    public string DataDirectory => _dataDirectory;
+
     /// <summary>The SDK-style base URL, <c>http://127.0.0.1:port/v1</c>.</summary>
     public Uri ApiBase => new(BaseAddress, "v1");
 

@@ -1,0 +1,20 @@
+namespace OpenAiRelay.Configuration;
+
+/// <summary>
+/// Request limits (<c>Relay:Limits</c>): body sizes per endpoint family and failed-authentication throttling.
+/// docs/limits.md lists every limit the relay sets, these and Kestrel's, in one table.
+/// </summary>
+internal sealed class LimitOptions
+{
+    /// <summary>JSON endpoints (chat with base64 images, responses, embeddings) and audio uploads. Bodies are streamed, so a limit costs no memory.</summary>
+    public long DefaultMaxRequestBodySize { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary><c>/v1/files</c> and <c>/v1/uploads</c>: OpenAI accepts files up to 512 MB.</summary>
+    public long FilesMaxRequestBodySize { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>
+    /// Failed authentications a client address may make per minute; beyond that the address gets 429 (valid token or
+    /// not) until the minute is over. 0 turns throttling off. security.md: "lock out sources, not keys".
+    /// </summary>
+    public int FailedAuthPerMinute { get; set; } = 20;
+}

@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Http.Features;
+using OpenAiRelay.Errors;
+
+namespace OpenAiRelay.Hosting;
+
+/// <summary>
+/// Refuses request targets whose path no honest client sends and that path tricks rely on (security.md B5): an
+/// encoded slash, backslash, NUL or dot (<c>%2F</c>, <c>%5C</c>, <c>%00</c>, <c>%2E</c>, any case), a literal
+/// backslash, or a dot segment (<c>/./</c>, <c>/../</c>). Kestrel would decode or normalise some of these into a
+/// different path than the one a proxy in front checked (<c>/v1/../admin</c> becomes <c>/admin</c>), and YARP
+/// forwards <c>%2F</c> as is, so an upstream could see a path the relay never routed. The check reads the raw target
+/// as it came on the request line, runs before routing, and answers 400 in OpenAI's shape. The query is not checked:
+/// encoded slashes are ordinary there (cursors, URLs).
+/// </summary>
+internal static class RequestTargetFilter
+{
+    public static IApplicationBuilder UseRequestTargetFilter(this IApplicationBuilder app)
+        => app.Use(static (context, next) =>
+        {
+            var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+            return rawTarget is not null && IsRefused(rawTarget)
+                ? RelayErrorWriter.WriteAsync(context, RelayError.BadRequestTarget)
+                : next(context);
+        });
+
+    public static bool IsRefused(ReadOnlySpan<char> rawTarget)
+    {
+        var query = rawTarget.IndexOf('?');
+        var path = query < 0 ? rawTarget : rawTarget[..query];
+        if (path.Contains('\\'))
+        {
+            return true;
+        }
+
+        for (var i = path.IndexOf('%'); i >= 0 && i + 2 < path.Length; i = NextPercent(path, i))
+        {
+            if (path[i + 1] == '0' && path[i + 2] == '0')
+            {
+                return true;
+            }
+
+            if (path[i + 1] is '2' && path[i + 2] is 'f' or 'F' or 'e' or 'E')
+            {
+                return true;
+            }
+
+            if (path[i + 1] is '5' && path[i + 2] is 'c' or 'C')
+            {
+                return true;
+            }
+        }
+
+        foreach (var range in path.Split('/'))
+        {
+            var segment = path[range];
+            if (segment is "." or "..")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static int NextPercent(ReadOnlySpan<char> path, int current)
+    {
+        var next = path[(current + 1)..].IndexOf('%');
+        return next < 0 ? -1 : current + 1 + next;
+    }
+}
