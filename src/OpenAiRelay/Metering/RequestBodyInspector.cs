@@ -102,7 +102,9 @@ internal static class RequestBodyInspector
         }
         catch (JsonException)
         {
-            // Not ours to judge: the upstream answers malformed JSON with its own 400.
+            // Not ours to judge: the upstream answers malformed (or deeper than 64) JSON with its own 400. What could
+            // not be read is not rewritten either: no usage is injected, and the ledger falls back to an estimate.
+            streamOptions = StreamOptionsState.NotAnObject;
         }
     }
 
@@ -143,10 +145,23 @@ internal static class RequestBodyInspector
             return rewritten;
         }
 
-        if (streamOptions == StreamOptionsState.WithoutUsage && JsonNode.Parse(body) is JsonObject root && root["stream_options"] is JsonObject options)
+        if (streamOptions != StreamOptionsState.WithoutUsage)
         {
-            options["include_usage"] = true;
-            return JsonSerializer.SerializeToUtf8Bytes(root, s_relaxed);
+            return null;
+        }
+
+        try
+        {
+            if (JsonNode.Parse(body) is JsonObject root && root["stream_options"] is JsonObject options)
+            {
+                options["include_usage"] = true;
+                return JsonSerializer.SerializeToUtf8Bytes(root, s_relaxed);
+            }
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            // NOTE: JsonObject throws ArgumentException on a duplicate property name (at any depth, once it is
+            // touched). Found by ParserFuzzTests; before, such a body was a 500. An ambiguous body is not rewritten.
         }
 
         return null;

@@ -12,13 +12,49 @@ namespace OpenAiRelay.Metering;
 /// </summary>
 internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) : IResponseBodyMeter
 {
+    /// <summary>
+    /// The largest incomplete event held back (as <see cref="JsonBodyMeter"/> caps a single token). A Responses stream
+    /// event can carry a base64 image of a few MB; an upstream that never ends an event must not grow the relay's
+    /// memory without bound. Past this, the event is passed on unmetered and metering resumes after its end.
+    /// </summary>
+    public const int MaxHeldBytes = 64 * 1024 * 1024;
+
     private readonly ArrayBufferWriter<byte> _pending = new();
     private readonly ArrayBufferWriter<byte> _output = new();
     private readonly ArrayBufferWriter<byte> _payload = new();
+    private bool _skippingEvent;
+
+    /// <summary>Bytes of an incomplete event held back right now.</summary>
+    internal int HeldBytes => _pending.WrittenCount;
 
     public ReadOnlyMemory<byte> OnWrite(ReadOnlyMemory<byte> chunk)
     {
         _output.ResetWrittenCount();
+        if (_skippingEvent)
+        {
+            // The rest of an oversized event passes untouched; metering resumes with the next event.
+            var end = EventEnd(chunk.Span);
+            if (end < 0)
+            {
+                return chunk;
+            }
+
+            _skippingEvent = false;
+            if (trimInjectedUsage)
+            {
+                _output.Write(chunk.Span[..end]);
+            }
+
+            OnWriteEvents(chunk[end..]);
+            return trimInjectedUsage ? _output.WrittenMemory : chunk;
+        }
+
+        OnWriteEvents(chunk);
+        return trimInjectedUsage ? _output.WrittenMemory : chunk;
+    }
+
+    private void OnWriteEvents(ReadOnlyMemory<byte> chunk)
+    {
         if (_pending.WrittenCount == 0)
         {
             var consumed = ConsumeEvents(chunk.Span);
@@ -26,14 +62,30 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
         }
         else
         {
+            // Only the new bytes (and the 3 before them, for a split "\r\n\r\n") can complete the held event: a
+            // large event arriving in small writes costs linear time, not a rescan and a copy per write.
+            var searchFrom = Math.Max(0, _pending.WrittenCount - 3);
             _pending.Write(chunk.Span);
-            var consumed = ConsumeEvents(_pending.WrittenSpan);
-            var rest = _pending.WrittenSpan[consumed..].ToArray();
-            _pending.ResetWrittenCount();
-            _pending.Write(rest);
+            if (EventEnd(_pending.WrittenSpan[searchFrom..]) >= 0)
+            {
+                var consumed = ConsumeEvents(_pending.WrittenSpan);
+                var rest = _pending.WrittenSpan[consumed..].ToArray();
+                _pending.ResetWrittenCount();
+                _pending.Write(rest);
+            }
         }
 
-        return trimInjectedUsage ? _output.WrittenMemory : chunk;
+        if (_pending.WrittenCount > MaxHeldBytes)
+        {
+            // Give up on this event: in trim mode release what was held (observe mode already passed it on).
+            if (trimInjectedUsage)
+            {
+                _output.Write(_pending.WrittenSpan);
+            }
+
+            _pending.Clear();
+            _skippingEvent = true;
+        }
     }
 
     public ReadOnlyMemory<byte> OnEnd()

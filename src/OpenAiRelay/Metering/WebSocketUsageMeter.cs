@@ -24,10 +24,11 @@ internal sealed class WebSocketUsageMeter(RequestMeter meter)
     private bool _finalFrame;
     private bool _decided;
     private bool _controlFrame;
+    private bool _lost;
 
     public void Observe(ReadOnlySpan<byte> bytes)
     {
-        while (!bytes.IsEmpty)
+        while (!bytes.IsEmpty && !_lost)
         {
             if (!_inPayload)
             {
@@ -41,6 +42,15 @@ internal sealed class WebSocketUsageMeter(RequestMeter meter)
                 }
 
                 StartFrame();
+                if (_payloadRemaining < 0)
+                {
+                    // A 64-bit length with its top bit set is not a WebSocket frame (RFC 6455, 5.2): the byte stream
+                    // can no longer be followed, so stop metering (the session is settled from the usage seen so far,
+                    // or estimated) rather than fail the tunnel.
+                    _lost = true;
+                    return;
+                }
+
                 if (_payloadRemaining == 0)
                 {
                     EndFrame();
