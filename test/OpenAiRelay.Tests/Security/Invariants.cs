@@ -14,32 +14,37 @@ namespace OpenAiRelay.Tests.Security;
 /// key and no client credential; L3 exactly one terminal ledger row per admitted request and none for a refused
 /// one; L4 no 500 and no Error-level log entry or unhandled exception.
 /// </summary>
-public sealed class Invariants(SecurityFixture fixture)
+public sealed class Invariants(RelayServer relay, FakeOpenAiServer fake, IReadOnlyList<string> canaries)
 {
     private readonly List<string> _texts = [];
     private readonly List<int> _statuses = [];
     private readonly List<string> _admitted = [];
     private readonly List<string> _refused = [];
-    private int _upstreamBefore = fixture.Fake.Requests.Count;
-    private int _logsBefore = fixture.Relay.Logs.Entries.Count;
+    private int _upstreamBefore = fake.Requests.Count;
+    private int _logsBefore = relay.Logs.Entries.Count;
 
     /// <summary>Forget what happened before this point (upstream requests, log entries).</summary>
     public Invariants Begin()
     {
-        _upstreamBefore = fixture.Fake.Requests.Count;
-        _logsBefore = fixture.Relay.Logs.Entries.Count;
+        _upstreamBefore = fake.Requests.Count;
+        _logsBefore = relay.Logs.Entries.Count;
         return this;
     }
 
     /// <summary>Upstream requests seen since <see cref="Begin"/>.</summary>
-    public IReadOnlyList<RecordedRequest> UpstreamRequests => fixture.Fake.Requests.Skip(_upstreamBefore).ToList();
+    public IReadOnlyList<RecordedRequest> UpstreamRequests => fake.Requests.Skip(_upstreamBefore).ToList();
 
     /// <summary>Records a response: its status, headers and body are scanned, and its ledger row checked.</summary>
-    public async Task<string> RecordAsync(HttpResponseMessage response, bool admitted)
+    /// <param name="fromUpstream">The status is the upstream's own, passed through (an upstream 500 is not the relay's).</param>
+    public async Task<string> RecordAsync(HttpResponseMessage response, bool admitted, bool fromUpstream = false)
     {
         var body = await response.Content.ReadAsStringAsync();
         _texts.Add(response.Headers + "\n" + response.Content.Headers + "\n" + body);
-        _statuses.Add((int)response.StatusCode);
+        if (!fromUpstream)
+        {
+            _statuses.Add((int)response.StatusCode);
+        }
+
         if (response.Headers.TryGetValues("x-relay-request-id", out var ids))
         {
             (admitted ? _admitted : _refused).Add(ids.Single());
@@ -75,8 +80,8 @@ public sealed class Invariants(SecurityFixture fixture)
             AssertAbsent(text, "a response");
         }
 
-        AssertAbsent(fixture.Relay.Logs.AllText, "the relay's logs");
-        foreach (var file in Directory.EnumerateFiles(fixture.Relay.DataDirectory))
+        AssertAbsent(relay.Logs.AllText, "the relay's logs");
+        foreach (var file in Directory.EnumerateFiles(relay.DataDirectory))
         {
             // The database, its WAL and the fallback journal, read as bytes (WAL frames are not yet in relay.db).
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -94,7 +99,7 @@ public sealed class Invariants(SecurityFixture fixture)
             Assert.Equal("Bearer " + RelayServer.UpstreamKeyCanary, request.Headers.GetValueOrDefault("Authorization"));
             var seen = string.Join('\n', request.Headers.Where(h => h.Key != "Authorization").Select(h => h.Key + ": " + h.Value))
                 + request.RawTarget + (request.Body is { } body ? Encoding.Latin1.GetString(body) : string.Empty);
-            foreach (var canary in fixture.Canaries.Where(c => c != RelayServer.UpstreamKeyCanary))
+            foreach (var canary in canaries.Where(c => c != RelayServer.UpstreamKeyCanary))
             {
                 Assert.False(seen.Contains(canary, StringComparison.Ordinal), $"client secret '{canary[..10]}...' reached the upstream");
             }
@@ -104,7 +109,7 @@ public sealed class Invariants(SecurityFixture fixture)
     /// <summary>L3: one terminal row per admitted request, none for refused ones, none left in flight.</summary>
     public async Task AssertLedgerAsync()
     {
-        var store = fixture.Relay.Services.GetRequiredService<UsageStore>();
+        var store = relay.Services.GetRequiredService<UsageStore>();
         foreach (var id in _admitted)
         {
             var row = await SettledAsync(store, id);
@@ -134,7 +139,7 @@ public sealed class Invariants(SecurityFixture fixture)
     public void AssertNoServerErrors(params int[] allowedErrorEventIds)
     {
         Assert.DoesNotContain(500, _statuses);
-        var entries = fixture.Relay.Logs.Entries.Skip(_logsBefore).ToList();
+        var entries = relay.Logs.Entries.Skip(_logsBefore).ToList();
         var errors = entries.Where(e => e.Level >= LogLevel.Error && !allowedErrorEventIds.Contains(e.EventId.Id)).ToList();
         Assert.True(errors.Count == 0, "unexpected error log entries:\n" + string.Join('\n', errors));
         Assert.DoesNotContain(entries, e => e.Message.Contains("Unhandled", StringComparison.OrdinalIgnoreCase));
@@ -161,7 +166,7 @@ public sealed class Invariants(SecurityFixture fixture)
 
     private void AssertAbsent(string text, string where)
     {
-        foreach (var canary in fixture.Canaries)
+        foreach (var canary in canaries)
         {
             Assert.False(text.Contains(canary, StringComparison.Ordinal), $"secret '{canary[..10]}...' leaked into {where}");
         }

@@ -25,7 +25,10 @@ public class SecurityFixture : IAsyncLifetime
     public IReadOnlyList<string> Canaries => [.. Secrets.Canaries, AdminToken, ClientKey];
 
     /// <summary>Starts a new case: the four invariants, counted from now.</summary>
-    public Invariants Check() => new(this);
+    public Invariants Check() => new(Relay, Fake, Canaries);
+
+    /// <summary>The same checks for another relay in front of this fixture's fake.</summary>
+    public Invariants Check(RelayServer relay) => new(relay, Fake, Canaries);
 
     /// <summary>Extra relay settings for a derived fixture.</summary>
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
