@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
@@ -19,6 +20,12 @@ internal static partial class RelayApplication
         // appsettings.json lives next to the executable, wherever the process was started from.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddLegacyEnvironmentVariables();
+        // NOTE: the slim builder calls AddSimpleConsole(), which forces FormatterName = "simple" after configuration is
+        // bound, so Logging__Console__FormatterName=json (the container image, the systemd unit) was ignored. Apply the
+        // configured name last; the json and systemd formatters are registered by AddConsole either way.
+        builder.Logging.AddConsole();
+        builder.Services.PostConfigure<ConsoleLoggerOptions>(console =>
+            console.FormatterName = builder.Configuration["Logging:Console:FormatterName"] ?? console.FormatterName);
         configure?.Invoke(builder);
 
         var options = builder.Configuration.GetSection(RelayOptions.SectionName).Get<RelayOptions>() ?? new RelayOptions();

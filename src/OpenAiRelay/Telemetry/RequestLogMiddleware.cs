@@ -5,8 +5,8 @@ namespace OpenAiRelay.Telemetry;
 
 /// <summary>
 /// Writes exactly one structured line per relayed request: method, path (never the query), status, duration,
-/// bytes each way, the upstream <c>x-request-id</c>, the client's label and how the request ended.
-/// No header value is logged, so no token or key can reach the log.
+/// bytes each way, the upstream <c>x-request-id</c>, the client's label and address, the connection it came on and how
+/// the request ended. No header value is logged, so no token or key can reach the log.
 /// </summary>
 internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger<RequestLogMiddleware> logger)
 {
@@ -49,14 +49,18 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, ILogger
                 state.RequestBody?.BytesRead ?? 0,
                 state.ResponseBody.BytesWritten,
                 state.Client?.Label ?? "-",
+                // After UseForwardedHeaders: the X-Forwarded-For address when the peer is a trusted proxy (nginx).
+                context.Connection.RemoteIpAddress?.ToString() ?? "-",
+                // Kestrel's connection id: requests sharing it came over one kept-alive connection (from nginx).
+                context.Connection.Id,
                 state.UpstreamRequestId ?? "-",
                 state.Outcome);
         }
     }
 
     [LoggerMessage(EventId = 1, EventName = "RequestRelayed", Level = LogLevel.Information,
-        Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client}, upstream request {UpstreamRequestId}, {Outcome}")]
+        Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client} from {ClientAddress} on connection {ConnectionId}, upstream request {UpstreamRequestId}, {Outcome}")]
     private static partial void LogRequest(
         ILogger logger, string method, string? path, int statusCode, double durationMs, double? firstByteMs,
-        long bytesIn, long bytesOut, string client, string upstreamRequestId, RequestOutcome outcome);
+        long bytesIn, long bytesOut, string client, string clientAddress, string connectionId, string upstreamRequestId, RequestOutcome outcome);
 }
