@@ -141,18 +141,27 @@ public class NginxRelayStack : IAsyncLifetime
     }
 
     /// <summary>Waits (bounded) until the relay has logged <paramref name="count"/> requests for paths starting with <paramref name="pathPrefix"/>.</summary>
-    public async Task<IReadOnlyList<JsonElement>> WaitForRequestLogAsync(string pathPrefix, int count = 1)
+    public Task<IReadOnlyList<JsonElement>> WaitForRequestLogAsync(string pathPrefix, int count = 1) =>
+        WaitForRequestLogAsync(l => l.GetProperty("Path").GetString()!.StartsWith(pathPrefix, StringComparison.Ordinal), count, "paths " + pathPrefix);
+
+    /// <summary>Waits (bounded) for the relay's log lines of the requests the upstream answered with these <c>x-request-id</c>s.</summary>
+    public Task<IReadOnlyList<JsonElement>> WaitForRequestLogAsync(IReadOnlyCollection<string> upstreamRequestIds) =>
+        WaitForRequestLogAsync(l => upstreamRequestIds.Contains(l.GetProperty("UpstreamRequestId").GetString()!), upstreamRequestIds.Count, "upstream request ids " + string.Join(", ", upstreamRequestIds.Take(3)));
+
+    public static string UpstreamRequestId(HttpResponseMessage response) => response.Headers.GetValues("x-request-id").Single();
+
+    private async Task<IReadOnlyList<JsonElement>> WaitForRequestLogAsync(Func<JsonElement, bool> match, int count, string what)
     {
         var deadline = DateTime.UtcNow + TaskTimeouts.Default;
         while (true)
         {
-            var lines = RequestLog().Where(l => l.GetProperty("Path").GetString()!.StartsWith(pathPrefix, StringComparison.Ordinal)).ToList();
+            var lines = RequestLog().Where(match).ToList();
             if (lines.Count >= count)
             {
                 return lines;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"the relay logged {lines.Count} of {count} requests for {pathPrefix}:\n{Relay.Output}");
+            Assert.True(DateTime.UtcNow < deadline, $"the relay logged {lines.Count} of {count} requests for {what}:\n{Relay.Output}");
             await Task.Delay(50);
         }
     }
