@@ -52,10 +52,29 @@ public class NginxRelayStack : IAsyncLifetime
     /// <summary>Another nginx in front of the same relay (stopped with the stack), e.g. the old guide's bare proxy_pass.</summary>
     public async Task<NginxServer> StartNginxAsync(string name, bool bareProxyPass)
     {
-        var httpPort = RelayProcess.FreePort();
-        var httpsPort = RelayProcess.FreePort();
-        var site = NginxSite.Render(Certificate, httpPort, httpsPort, RelayPort, bareProxyPass);
-        var nginx = await NginxServer.StartAsync(Path.Combine(_directory, name), site, httpPort, httpsPort);
+        NginxServer nginx;
+        for (var attempt = 1; ; attempt++)
+        {
+            // NOTE: a port FreePort() just released can be taken by another test (or the other address family) before
+            // nginx binds it; nginx then exits with "Address already in use". Pick new ports and try again.
+            var httpPort = RelayProcess.FreePort();
+            var httpsPort = RelayProcess.FreePort();
+            if (httpPort == httpsPort)
+            {
+                continue;
+            }
+
+            var site = NginxSite.Render(Certificate, httpPort, httpsPort, RelayPort, bareProxyPass);
+            try
+            {
+                nginx = await NginxServer.StartAsync(Path.Combine(_directory, $"{name}-{attempt}"), site, httpPort, httpsPort);
+                break;
+            }
+            catch (Xunit.Sdk.XunitException e) when (attempt < 3 && e.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+
         if (Nginx is not null)
         {
             _extraNginx.Add(nginx);
