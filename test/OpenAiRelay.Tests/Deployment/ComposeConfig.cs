@@ -46,7 +46,9 @@ public static class ComposeConfig
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return new Result(process.ExitCode, await output, await errors, directory);
+        var result = new Result(process.ExitCode, await output, await errors, directory);
+        Directory.Delete(directory, recursive: true);
+        return result;
     }
 
     public static string? FindExecutable(string name) =>

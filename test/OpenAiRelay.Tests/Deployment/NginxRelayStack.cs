@@ -43,7 +43,7 @@ public class NginxRelayStack : IAsyncLifetime
             ["PORT"] = RelayPort.ToString(CultureInfo.InvariantCulture),
             // As the container image and the systemd unit run it; the tests read the request log's fields from it.
             ["Logging__Console__FormatterName"] = "json",
-        }).DefaultTimeout();
+        });
         await Relay.WaitUntilHealthyAsync(RelayPort).DefaultTimeout();
         Certificate = TestCertificate.Create(Path.Combine(_directory, "tls"), HostName);
         Nginx = await StartNginxAsync("nginx", bareProxyPass: false);
@@ -211,7 +211,7 @@ public class NginxRelayStack : IAsyncLifetime
         {
             Directory.Delete(_directory, recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
         }
     }

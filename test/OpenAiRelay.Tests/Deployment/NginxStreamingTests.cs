@@ -53,7 +53,9 @@ public sealed class NginxStreamingTests(NginxRelayStack stack) : IClassFixture<N
         // Buffering (proxy_buffering on, or gzip) delivers everything in one burst at the end: gaps near zero.
         var gaps = deltas.Zip(deltas.Skip(1), (a, b) => (b.ArrivedAt - a.ArrivedAt).TotalMilliseconds).ToList();
         var shown = string.Join(", ", gaps.Select(g => g.ToString("F0", CultureInfo.InvariantCulture)));
-        Assert.True(gaps.All(g => g >= IntervalMs * 0.5), "events did not arrive at the upstream's pace; gaps (ms): " + shown);
+        // One short gap is tolerated (a reader stalled on the busy machine gets two events at once); a burst makes them all short.
+        Assert.True(gaps.Count(g => g >= IntervalMs * 0.5) >= gaps.Count - 1, "events did not arrive at the upstream's pace; gaps (ms): " + shown);
+        Assert.True((deltas[^1].ArrivedAt - deltas[0].ArrivedAt).TotalMilliseconds >= (Events - 1) * IntervalMs * 0.6, "events did not arrive at the upstream's pace; gaps (ms): " + shown);
         Assert.Equal("data: [DONE]", events[^1].Text);
     }
 
