@@ -26,6 +26,8 @@ internal static partial class RelayApplication
         builder.Logging.AddConsole();
         builder.Services.PostConfigure<ConsoleLoggerOptions>(console =>
             console.FormatterName = builder.Configuration["Logging:Console:FormatterName"] ?? console.FormatterName);
+        // The shared TimestampFormat ends in a space that separates the simple formatter's columns; a JSON value must not.
+        builder.Services.PostConfigure<JsonConsoleFormatterOptions>(json => json.TimestampFormat = json.TimestampFormat?.TrimEnd());
         configure?.Invoke(builder);
 
         var options = builder.Configuration.GetSection(RelayOptions.SectionName).Get<RelayOptions>() ?? new RelayOptions();

@@ -114,7 +114,9 @@ public sealed class DockerfileTests
             foreach (var line in lines)
             {
                 Assert.True(line.StartsWith('{'), "not a JSON log line: " + line);
-                using var _ = JsonDocument.Parse(line);
+                using var entry = JsonDocument.Parse(line);
+                var timestamp = entry.RootElement.GetProperty("Timestamp").GetString()!;
+                Assert.True(DateTimeOffset.TryParseExact(timestamp, "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out _), "not an ISO 8601 UTC timestamp: '" + timestamp + "'");
             }
 
             Assert.Contains(lines, l => l.Contains("\"Category\":\"OpenAiRelay.Telemetry.RequestLogMiddleware\"", StringComparison.Ordinal) && l.Contains("/v1/models", StringComparison.Ordinal));
