@@ -22,6 +22,8 @@ internal sealed class RelayOptions
 
     public StorageOptions Storage { get; set; } = new();
 
+    public MeteringOptions Metering { get; set; } = new();
+
     public KeyOptions Keys { get; set; } = new();
 
     /// <summary><c>RELAY_ADMIN_TOKEN</c>: the bearer token of the <c>/admin/</c> API. Unset, the admin API does not exist (404).</summary>

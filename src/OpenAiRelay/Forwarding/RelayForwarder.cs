@@ -31,6 +31,7 @@ internal sealed partial class RelayForwarder
     private readonly ForwarderRequestConfig _defaultConfig;
     private readonly LimitOptions _limits;
     private readonly FailedAuthThrottle _throttle;
+    private readonly bool _meteringEnabled;
 
     public RelayForwarder(
         IHttpForwarder forwarder,
@@ -57,6 +58,7 @@ internal sealed partial class RelayForwarder
         _defaultConfig = new ForwarderRequestConfig { ActivityTimeout = relay.Timeouts.DefaultIdle, AllowResponseBuffering = false };
         _limits = relay.Limits;
         _throttle = throttle;
+        _meteringEnabled = relay.Metering.Enabled;
     }
 
     public async Task ForwardAsync(HttpContext context)
@@ -86,7 +88,22 @@ internal sealed partial class RelayForwarder
             return;
         }
 
-        var endpoint = remainder.ToString();
+        if (_meteringEnabled && await AdmitMeteredAsync(context, state, remainder.ToString()) is false)
+        {
+            return;
+        }
+
+        var config = family == EndpointFamily.Default ? _defaultConfig : _generationConfig;
+        var error = await _forwarder.SendAsync(context, _destinationPrefix, _invoker, config, _transformer);
+        if (error != ForwarderError.None)
+        {
+            await HandleErrorAsync(context, state, error);
+        }
+    }
+
+    /// <summary>Inspects the body, opens the ledger row and arms the WebSocket meter; false when the request ended here.</summary>
+    private async Task<bool> AdmitMeteredAsync(HttpContext context, RelayRequestState state, string endpoint)
+    {
         var meter = new RequestMeter(endpoint, MeteredEndpoints.ExpectsUsage(context.Request.Method, endpoint));
         state.Meter = meter;
         byte[]? body;
@@ -99,14 +116,14 @@ internal sealed partial class RelayForwarder
             state.Meter = null;
             state.Outcome = RequestOutcome.Rejected;
             await RelayErrorWriter.WriteAsync(context, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? RelayError.RequestTooLarge : RelayError.BadRequestBody);
-            return;
+            return false;
         }
         catch (Exception e) when (e is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
         {
             // The client left while sending its body: nothing was forwarded.
             state.Meter = null;
             state.Outcome = RequestOutcome.ClientCancelled;
-            return;
+            return false;
         }
 
         if (meter.ExpectsUsage && body is not null)
@@ -126,12 +143,7 @@ internal sealed partial class RelayForwarder
             context.Features.Set<IHttpUpgradeFeature>(new MeteredUpgradeFeature(upgrade, new WebSocketUsageMeter(meter)));
         }
 
-        var config = family == EndpointFamily.Default ? _defaultConfig : _generationConfig;
-        var error = await _forwarder.SendAsync(context, _destinationPrefix, _invoker, config, _transformer);
-        if (error != ForwarderError.None)
-        {
-            await HandleErrorAsync(context, state, error);
-        }
+        return true;
     }
 
     private async ValueTask<Rejection?> AdmitAsync(HttpContext context, RelayRequestState state)
@@ -185,37 +197,43 @@ internal sealed partial class RelayForwarder
 
     private async Task HandleErrorAsync(HttpContext context, RelayRequestState state, ForwarderError error)
     {
-        if (context.RequestAborted.IsCancellationRequested)
-        {
-            // The client left; YARP has already cancelled the upstream call. There is nobody to answer.
-            state.Outcome = RequestOutcome.ClientCancelled;
-            LogClientGone(_logger, error);
-            return;
-        }
-
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-        if (error is ForwarderError.RequestBodyClient)
+        var clientGone = context.RequestAborted.IsCancellationRequested;
+        switch (error)
         {
-            state.Outcome = RequestOutcome.Rejected;
-            await WriteOrAbortAsync(
-                context,
-                exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
-                    ? RelayError.RequestTooLarge
-                    : RelayError.BadRequestBody);
-            return;
-        }
+            // The upstream failed (refused, reset, died mid-body). YARP resets the client connection when the response
+            // had started, which also trips RequestAborted: the upstream is still the cause.
+            case ForwarderError.Request or ForwarderError.RequestBodyDestination or ForwarderError.ResponseBodyDestination
+                or ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination:
+                state.Outcome = RequestOutcome.UpstreamError;
+                LogUpstreamFailure(_logger, error, exception?.GetType().Name, exception?.Message);
+                await WriteOrAbortAsync(context, error == ForwarderError.Request ? RelayError.UpstreamUnavailable : RelayError.UpstreamFailed);
+                return;
 
-        // With the client still here, a cancellation can only be the idle (activity) timeout firing.
-        var timedOut = error is ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled
-            or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
-            or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled;
-        state.Outcome = timedOut ? RequestOutcome.UpstreamTimeout : RequestOutcome.UpstreamError;
-        LogUpstreamFailure(_logger, error, exception?.GetType().Name, exception?.Message);
-        await WriteOrAbortAsync(
-            context,
-            timedOut ? RelayError.UpstreamTimeout
-            : error == ForwarderError.Request ? RelayError.UpstreamUnavailable
-            : RelayError.UpstreamFailed);
+            case ForwarderError.RequestTimedOut:
+            case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
+                or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled when !clientGone:
+                // With the client still here, a cancellation can only be the idle (activity) timeout firing.
+                state.Outcome = RequestOutcome.UpstreamTimeout;
+                LogUpstreamFailure(_logger, error, exception?.GetType().Name, exception?.Message);
+                await WriteOrAbortAsync(context, RelayError.UpstreamTimeout);
+                return;
+
+            case ForwarderError.RequestBodyClient when !clientGone:
+                state.Outcome = RequestOutcome.Rejected;
+                await WriteOrAbortAsync(
+                    context,
+                    exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
+                        ? RelayError.RequestTooLarge
+                        : RelayError.BadRequestBody);
+                return;
+
+            default:
+                // The client left (or failed) mid-request; YARP has already cancelled the upstream call.
+                state.Outcome = RequestOutcome.ClientCancelled;
+                LogClientGone(_logger, error);
+                return;
+        }
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenAiRelay.Admin;
 using OpenAiRelay.Authentication;
@@ -25,13 +26,14 @@ internal static partial class RelayApplication
         // appsettings.json lives next to the executable, wherever the process was started from.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddLegacyEnvironmentVariables();
-        // The slim builder pins the simple console formatter; honour Logging__Console__FormatterName=json (set in the
-        // container image) so that `docker compose logs` shows one JSON object per line.
-        if (string.Equals(builder.Configuration["Logging:Console:FormatterName"], "json", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.Logging.AddJsonConsole();
-        }
-
+        // NOTE: the slim builder calls AddSimpleConsole(), which forces FormatterName = "simple" after configuration is
+        // bound, so Logging__Console__FormatterName=json (the container image, the systemd unit) was ignored. Apply the
+        // configured name last; the json and systemd formatters are registered by AddConsole either way.
+        builder.Logging.AddConsole();
+        builder.Services.PostConfigure<ConsoleLoggerOptions>(console =>
+            console.FormatterName = builder.Configuration["Logging:Console:FormatterName"] ?? console.FormatterName);
+        // The shared TimestampFormat ends in a space that separates the simple formatter's columns; a JSON value must not.
+        builder.Services.PostConfigure<JsonConsoleFormatterOptions>(json => json.TimestampFormat = json.TimestampFormat?.TrimEnd());
         configure?.Invoke(builder);
 
         var options = builder.Configuration.GetSection(RelayOptions.SectionName).Get<RelayOptions>() ?? new RelayOptions();

@@ -19,6 +19,13 @@ internal static class RequestBodyInspector
     public static async Task<byte[]?> InspectAsync(HttpContext context, RequestMeter meter)
     {
         var request = context.Request;
+        if (HttpMethods.IsPost(request.Method) && meter.ExpectsUsage
+            && request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            request.Body = new MultipartModelSniffer(request.Body, meter);
+            return null;
+        }
+
         if (!HttpMethods.IsPost(request.Method)
             || request.ContentType is not { } contentType
             || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)

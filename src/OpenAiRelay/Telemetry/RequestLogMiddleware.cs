@@ -6,8 +6,8 @@ namespace OpenAiRelay.Telemetry;
 
 /// <summary>
 /// Writes exactly one structured line per relayed request: method, path (never the query), status, duration,
-/// bytes each way, the upstream <c>x-request-id</c>, the client's label and how the request ended.
-/// No header value is logged, so no token or key can reach the log.
+/// bytes each way, the upstream <c>x-request-id</c>, the client's label and address, the connection it came on and how
+/// the request ended. No header value is logged, so no token or key can reach the log.
 /// </summary>
 internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageLedger ledger, TimeProvider time, ILogger<RequestLogMiddleware> logger)
 {
@@ -65,6 +65,10 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
                 state.RequestBody?.BytesRead ?? 0,
                 state.ResponseBody.BytesWritten,
                 state.Client?.Label ?? "-",
+                // After UseForwardedHeaders: the X-Forwarded-For address when the peer is a trusted proxy (nginx).
+                context.Connection.RemoteIpAddress?.ToString() ?? "-",
+                // Kestrel's connection id: requests sharing it came over one kept-alive connection (from nginx).
+                context.Connection.Id,
                 state.UpstreamRequestId ?? "-",
                 state.Outcome,
                 settled?.InputTokens ?? 0,
@@ -86,9 +90,9 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
     }
 
     [LoggerMessage(EventId = 1, EventName = "RequestRelayed", Level = LogLevel.Information,
-        Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client}, upstream request {UpstreamRequestId}, {Outcome}, tokens {InputTokens} in {OutputTokens} out ({TokenCount})")]
+        Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client} from {ClientAddress} on connection {ConnectionId}, upstream request {UpstreamRequestId}, {Outcome}, tokens {InputTokens} in {OutputTokens} out ({TokenCount})")]
     private static partial void LogRequest(
         ILogger logger, string method, string? path, int statusCode, double durationMs, double? firstByteMs,
-        long bytesIn, long bytesOut, string client, string upstreamRequestId, RequestOutcome outcome,
+        long bytesIn, long bytesOut, string client, string clientAddress, string connectionId, string upstreamRequestId, RequestOutcome outcome,
         long inputTokens, long outputTokens, string tokenCount);
 }

@@ -261,6 +261,35 @@ public sealed class LedgerExactnessTests(PostgresServer postgres) : IAsyncLifeti
         return message.ToArray();
     }
 
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task TranscriptionUpload_LedgerHasItsUsageAndTheModelFromTheForm(string engine)
+    {
+        var (relay, store) = await StartAsync(engine);
+        await using var _ = store;
+        await using var __ = relay;
+        using var client = relay.CreateClient();
+        using var content = new MultipartFormDataContent();
+        using var audio = new ByteArrayContent(new byte[3 * 1024 * 1024]);
+        audio.Headers.ContentType = new MediaTypeHeaderValue("audio/mpeg");
+        content.Add(audio, "file", "speech.mp3");
+        content.Add(new StringContent("gpt-4o-transcribe"), "model");
+        var id = Guid.NewGuid().ToString("N");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/audio/transcriptions") { Content = content };
+        request.Headers.Add("x-test-id", id);
+        using var response = await client.SendAsync(request).DefaultTimeout();
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var seen = await _fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, TaskTimeouts.Default);
+        var sent = Encoding.UTF8.GetString(seen.ResponseBody!);
+
+        var record = await SettledAsync(relay, response.Headers.GetValues("x-relay-request-id").Single());
+        Assert.Equal("gpt-4o-transcribe", record.Model);
+        Assert.False(record.Estimated);
+        Assert.Equal(UsageNumber(sent, "input_tokens"), record.InputTokens);
+        Assert.Equal(UsageNumber(sent, "output_tokens"), record.OutputTokens);
+        Assert.Equal(seen.BodyLength, record.BytesIn);
+    }
+
     [Fact]
     public async Task SpeechWithoutUsage_IsEstimatedFromThePrompt()
     {

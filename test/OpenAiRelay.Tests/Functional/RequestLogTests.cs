@@ -27,6 +27,8 @@ public sealed class RequestLogTests(RelayFixture fixture) : IClassFixture<RelayF
         Assert.Equal(body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), line.Values["BytesOut"]);
         Assert.True(long.Parse(line.Values["BytesIn"]!, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.Equal("Completed", line.Values["Outcome"]);
+        Assert.Equal("127.0.0.1", line.Values["ClientAddress"]);
+        Assert.False(string.IsNullOrEmpty(line.Values["ConnectionId"]));
         Assert.False(string.IsNullOrEmpty(relayId));
 
         using var bad = fixture.Relay.CreateClient("wrong");

@@ -66,6 +66,25 @@ public sealed class StreamUsageInjectionTests(RelayFixture fixture) : IClassFixt
         Assert.Equal(seen.ResponseBody, received);
     }
 
+    [Fact]
+    public async Task MeteringOff_ForwardsTheRequestUntouchedAndWritesNoLedgerRow()
+    {
+        await using var relay = await RelayServer.StartAsync(fixture.Fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:Metering:Enabled"] = "false" });
+        using var client = relay.CreateClient();
+        var id = Guid.NewGuid().ToString("N");
+        var json = """{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}""";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Add("x-test-id", id);
+        using var response = await client.SendAsync(request).DefaultTimeout();
+        var received = await response.Content.ReadAsByteArrayAsync();
+        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, TaskTimeouts.Default);
+        Assert.Equal(Encoding.UTF8.GetBytes(json), seen.Body);
+        Assert.Equal(seen.ResponseBody, received);
+        await Task.Delay(200);
+        var store = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<OpenAiRelay.Storage.UsageStore>(relay.Services);
+        Assert.Null(await store.GetAsync(response.Headers.GetValues("x-relay-request-id").Single(), CancellationToken.None));
+    }
+
     /// <summary>The test's own model of the trimming: drop the empty-choices usage event, cut <c>,"usage":null</c>.</summary>
     private static string WithoutUsage(string stream)
     {

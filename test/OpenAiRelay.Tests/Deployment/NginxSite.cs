@@ -1,0 +1,61 @@
+using System.Globalization;
+using OpenAiRelay.Tests.Infrastructure;
+
+namespace OpenAiRelay.Tests.Deployment;
+
+/// <summary>
+/// The shipped site, <c>deploy/nginx/openai-relay.conf</c>, with only what a deployment changes rewritten: the server
+/// name, the certificate paths, the listen addresses and the relay's address. Each rewrite must match exactly as
+/// often as the shipped file has the line, so an edit to the site that a deployment (or this test) would miss fails
+/// here with the line named, instead of silently testing something else.
+/// </summary>
+public static class NginxSite
+{
+    public static string ShippedPath => Path.Combine(RepositoryPaths.Root, "deploy/nginx/openai-relay.conf");
+
+    /// <param name="bareProxyPass">
+    /// Replace the keep-alive <c>upstream</c> with the old guide's <c>proxy_pass http://127.0.0.1:3001</c> (a new
+    /// connection to the relay for every request), for the keep-alive comparison only.
+    /// </param>
+    public static string Render(TestCertificate certificate, int httpPort, int httpsPort, int relayPort, bool bareProxyPass = false)
+    {
+        var site = File.ReadAllText(ShippedPath);
+        var http = httpPort.ToString(CultureInfo.InvariantCulture);
+        var https = httpsPort.ToString(CultureInfo.InvariantCulture);
+        var relay = relayPort.ToString(CultureInfo.InvariantCulture);
+
+        // The same edits docs/deploy.md step 5.2 makes with sed (domain, hence certificate paths), plus the ports.
+        site = Replace(site, "/etc/letsencrypt/live/relay.example.com/", certificate.Directory, 2);
+        site = Replace(site, "server_name relay.example.com;", $"server_name {certificate.HostName};", 2);
+        site = Replace(site, "listen 80;", $"listen 127.0.0.1:{http};", 1);
+        site = Replace(site, "listen [::]:80;", $"listen [::1]:{http};", 1);
+        site = Replace(site, "listen 443 ", $"listen 127.0.0.1:{https} ", 1);
+        site = Replace(site, "listen [::]:443 ", $"listen [::1]:{https} ", 1);
+        site = Replace(site, "server 127.0.0.1:3001;", $"server 127.0.0.1:{relay};", 1);
+        if (bareProxyPass)
+        {
+            site = Replace(site, "proxy_pass http://openai_relay;", $"proxy_pass http://127.0.0.1:{relay};", 1);
+        }
+
+        // Whatever is left of the production values (outside comments) is a line the rewrites above do not know.
+        var active = string.Join('\n', site.Split('\n').Select(line => line.Split('#')[0]));
+        foreach (var leftover in new[] { "relay.example.com", "/etc/letsencrypt", ":3001;", "listen 80", "listen 443", "[::]" })
+        {
+            Assert.False(active.Contains(leftover, StringComparison.Ordinal), $"{ShippedPath}: '{leftover}' is still in the rendered site; a deployment would have to edit a line this test does not rewrite");
+        }
+
+        return site;
+    }
+
+    private static string Replace(string text, string from, string to, int expectedCount)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(from, StringComparison.Ordinal); at >= 0; at = text.IndexOf(from, at + from.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        Assert.True(count == expectedCount, $"{ShippedPath}: expected '{from}' {expectedCount} time(s), found {count}. The shipped site changed; update the deployment steps (docs/deploy.md) and this rewrite together.");
+        return text.Replace(from, to, StringComparison.Ordinal);
+    }
+}
