@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: the relay side by side with no proxy (direct) and nginx, under the same load.
+# End-to-end benchmark: the relay side by side with no proxy (direct), nginx and itself with metering off, under
+# the same load.
 #
-#   bench/run.sh                      # full run, about 6 minutes on 2 cores; rewrites the table in docs/benchmarks.md
+#   bench/run.sh                      # full run, about 8 minutes on 2 cores; rewrites the table in docs/benchmarks.md
 #
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION (10 s per chat round), BENCH_STREAMS (1000),
 # BENCH_SCENARIOS (chat,chat1,sse,files,ws), BENCH_REPORT (docs/benchmarks.md; "none" to skip),
@@ -103,14 +104,25 @@ PIDS+=("$NGINX_MASTER")
 wait_ready "http://127.0.0.1:$NGINX_PORT/v1/models" "$API_KEY"
 NGINX_WORKERS=$(pgrep -P "$NGINX_MASTER" | paste -sd, -)
 
-# The relay as published, default configuration; only the environment a deployment must set.
+# The relay as published, default configuration (metering and the SQLite ledger on); only the environment a
+# deployment must set, and a fresh data directory under bench/out (not ./data of the working copy).
 RELAY_PORT=$(free_port $((NGINX_PORT + 1)))
 env OPENAI_API_KEY="$API_KEY" RELAY_TOKEN="$RELAY_TOKEN" OPENAI_BASE_URL="http://127.0.0.1:$FAKE_PORT" \
-  PORT="$RELAY_PORT" BIND_ADDRESS=127.0.0.1 ${BENCH_RELAY_ENV:-} \
+  PORT="$RELAY_PORT" BIND_ADDRESS=127.0.0.1 RELAY_DATA_DIR="$OUT/relay-data" ${BENCH_RELAY_ENV:-} \
   "$OUT/relay/openai-relay" >"$OUT/relay.log" 2>&1 &
 RELAY_PID=$!
 PIDS+=("$RELAY_PID")
 wait_ready "http://127.0.0.1:$RELAY_PORT/v1/models" "$RELAY_TOKEN"
+
+# The same relay with metering off (plain forwarding: no body inspection, no ledger rows; the token check stays),
+# measured in the same rounds, so "relay / relay-off" is what metering costs. Each relay has its own data directory.
+RELAY_OFF_PORT=$(free_port $((RELAY_PORT + 1)))
+env OPENAI_API_KEY="$API_KEY" RELAY_TOKEN="$RELAY_TOKEN" OPENAI_BASE_URL="http://127.0.0.1:$FAKE_PORT" \
+  PORT="$RELAY_OFF_PORT" BIND_ADDRESS=127.0.0.1 RELAY_DATA_DIR="$OUT/relay-off-data" Relay__Metering__Enabled=false ${BENCH_RELAY_ENV:-} \
+  "$OUT/relay/openai-relay" >"$OUT/relay-off.log" 2>&1 &
+RELAY_OFF_PID=$!
+PIDS+=("$RELAY_OFF_PID")
+wait_ready "http://127.0.0.1:$RELAY_OFF_PORT/v1/models" "$RELAY_TOKEN"
 
 MEM_GB=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 cat >"$OUT/machine.md" <<MACHINE
@@ -120,12 +132,15 @@ Machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), ${ME
 Client, proxy and fake upstream share these CPUs${BENCH_RELAY_ENV:+; relay environment: \`$BENCH_RELAY_ENV\`}.
 MACHINE
 
-log "fake :$FAKE_PORT, nginx :$NGINX_PORT (workers $NGINX_WORKERS), relay :$RELAY_PORT (pid $RELAY_PID); $ROUNDS rounds"
+log "fake :$FAKE_PORT, nginx :$NGINX_PORT (workers $NGINX_WORKERS), relay :$RELAY_PORT (pid $RELAY_PID), relay-off :$RELAY_OFF_PORT (pid $RELAY_OFF_PID); $ROUNDS rounds"
 REPORT_ARGS=()
 if [[ $REPORT != none ]]; then REPORT_ARGS=(--report "$REPORT" --machine "$OUT/machine.md"); fi
 timeout 1200 dotnet "$OUT/loadgen/LoadGen.dll" \
   --direct "http://127.0.0.1:$FAKE_PORT" --nginx "http://127.0.0.1:$NGINX_PORT" --relay "http://127.0.0.1:$RELAY_PORT" \
+  --relay-off "http://127.0.0.1:$RELAY_OFF_PORT" --relay-off-pids "$RELAY_OFF_PID" \
   --api-key "$API_KEY" --relay-token "$RELAY_TOKEN" --relay-pids "$RELAY_PID" --nginx-pids "$NGINX_WORKERS" \
   --rounds "$ROUNDS" --duration "$DURATION" --streams "$STREAMS" --scenarios "$SCENARIOS" \
   --results "$OUT/results.jsonl" --command "bench/run.sh${BENCH_RELAY_ENV:+ (BENCH_RELAY_ENV=\"$BENCH_RELAY_ENV\")}" "${REPORT_ARGS[@]}"
-log "relay peak RSS $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RELAY_PID/status"); results in $OUT/results.jsonl"
+log "relay peak RSS $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RELAY_PID/status"), relay-off $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RELAY_OFF_PID/status"); results in $OUT/results.jsonl"
+# Exactly one ledger row per relayed request: rows (and rows still in flight, which should be 0) against log lines.
+log "relay ledger rows (in flight): $(sqlite3 -separator ' ' "$OUT/relay-data/relay.db" "SELECT count(*), '(' || sum(outcome = 'in_flight') || ')' FROM usage_records" 2>/dev/null || echo '?'); request log lines: $(grep -c ' /v1/' "$OUT/relay.log" || true)"

@@ -15,6 +15,9 @@ internal sealed class Options
 
     public int[] NginxPids { get; private set; } = [];
 
+    /// <summary>The second relay process, started with metering off (plain forwarding): the baseline for metering's cost.</summary>
+    public int[] RelayOffPids { get; private set; } = [];
+
     public int Rounds { get; private set; } = 5;
 
     public TimeSpan Duration { get; private set; } = TimeSpan.FromSeconds(10);
@@ -61,10 +64,12 @@ internal sealed class Options
                 case "--direct": o.Urls["direct"] = value; break;
                 case "--nginx": o.Urls["nginx"] = value; break;
                 case "--relay": o.Urls["relay"] = value; break;
+                case "--relay-off": o.Urls[Target.RelayOff] = value; break;
                 case "--api-key": o.ApiKey = value; break;
                 case "--relay-token": o.RelayToken = value; break;
                 case "--relay-pids": o.RelayPids = Pids(value); break;
                 case "--nginx-pids": o.NginxPids = Pids(value); break;
+                case "--relay-off-pids": o.RelayOffPids = Pids(value); break;
                 case "--rounds": o.Rounds = Int(value); break;
                 case "--duration": o.Duration = TimeSpan.FromSeconds(Int(value)); break;
                 case "--connections": o.Connections = Int(value); break;

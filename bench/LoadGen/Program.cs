@@ -3,7 +3,8 @@ using System.Text.Json;
 using OpenAiRelay.LoadGen;
 
 // The end-to-end benchmark client (bench/run.sh starts the servers and calls this). Runs every scenario against
-// direct, nginx and relay in turn, round after round, so drift on a shared machine hits all three alike.
+// direct, nginx, relay and relay with metering off in turn, round after round, so drift on a shared machine hits all
+// of them alike.
 Options options;
 try
 {
@@ -18,7 +19,8 @@ catch (FormatException e)
 if (options.ReportOnly)
 {
     // Rewrites the report from a previous run's results.jsonl (for example after changing how it is presented).
-    Report.Write(options, ["direct", "nginx", "relay"], Report.Load(options.Results));
+    var loaded = Report.Load(options.Results);
+    Report.Write(options, [.. Target.Order.Where(t => loaded.Any(r => r.Target == t))], loaded);
     Console.WriteLine($"wrote {options.Report} from {options.Results}");
     return 0;
 }
@@ -26,8 +28,8 @@ if (options.ReportOnly)
 var targets = new List<Target>();
 foreach (var (name, url) in options.Urls)
 {
-    var auth = name == "relay" ? "Bearer " + options.RelayToken : "Bearer " + options.ApiKey;
-    var pids = name switch { "relay" => options.RelayPids, "nginx" => options.NginxPids, _ => [] };
+    var auth = name is "relay" or Target.RelayOff ? "Bearer " + options.RelayToken : "Bearer " + options.ApiKey;
+    var pids = name switch { "relay" => options.RelayPids, Target.RelayOff => options.RelayOffPids, "nginx" => options.NginxPids, _ => [] };
     targets.Add(new Target(name, new Uri(url.TrimEnd('/') + "/"), auth, pids));
 }
 
@@ -57,7 +59,7 @@ for (var round = 1; round <= options.Rounds; round++)
             all.Add((round, target.Name, metrics));
             await results.WriteLineAsync(JsonSerializer.Serialize(new { round, target = target.Name, scenario, metrics }));
             await results.FlushAsync();
-            Console.WriteLine($"round {round} {scenario,-5} {target.Name,-6} {Summary(metrics)}");
+            Console.WriteLine($"round {round} {scenario,-5} {target.Name,-9} {Summary(metrics)}");
         }
     }
 }
@@ -75,7 +77,7 @@ async Task RunScenariosAsync(Target target, bool warmup)
     foreach (var scenario in ScenarioOrder.All.Where(options.Scenarios.Contains))
     {
         var metrics = await RunOneAsync(scenario, target, warmup);
-        Console.WriteLine($"warm-up {scenario,-5} {target.Name,-6} {Summary(metrics)}");
+        Console.WriteLine($"warm-up {scenario,-5} {target.Name,-9} {Summary(metrics)}");
     }
 }
 
@@ -115,7 +117,7 @@ static Metrics Merge(Metrics a, Metrics b)
 
 static string Summary(Metrics m) => string.Join(" ", m.Select(kv => $"{kv.Key}={kv.Value:0.###}"));
 
-static int Order(string name) => name switch { "direct" => 0, "nginx" => 1, "relay" => 2, _ => 3 };
+static int Order(string name) => Array.IndexOf(Target.Order, name) is var i and >= 0 ? i : Target.Order.Length;
 
 static HttpClient NewClient(int connections) => new(new SocketsHttpHandler
 {

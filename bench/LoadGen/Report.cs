@@ -60,10 +60,15 @@ internal static class Report
             md.AppendLine();
         }
 
-        md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{options.Command}`. {options.Rounds} rounds, interleaved (direct, nginx, relay per scenario per round); every number is the median over rounds, except memory (marked *max*), which is the worst round.");
+        // The metering-off relay (a second process, Relay__Metering__Enabled=false) gets its own column and the ratio
+        // relay / relay-off: what metering adds over forwarding alone, side by side in the same rounds.
+        var withOff = targets.Contains(LoadGen.Target.RelayOff);
+        md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{options.Command}`. {options.Rounds} rounds, interleaved ({string.Join(", ", targets)} per scenario per round; *relay-off* is a second relay process with `Relay__Metering__Enabled=false`: forwarding alone, no body inspection, no ledger); every number is the median over rounds, except memory (marked *max*), which is the worst round.");
         md.AppendLine();
-        md.AppendLine("| scenario | metric | direct | nginx | relay | relay/direct | relay/nginx |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        md.AppendLine(withOff
+            ? "| scenario | metric | direct | nginx | relay | relay-off | relay/direct | relay/nginx | relay/relay-off |"
+            : "| scenario | metric | direct | nginx | relay | relay/direct | relay/nginx |");
+        md.AppendLine(withOff ? "|---|---|---:|---:|---:|---:|---:|---:|---:|" : "|---|---|---:|---:|---:|---:|---:|");
         foreach (var row in rows)
         {
             if (!all.Any(r => r.Metrics.ContainsKey(row.Key)))
@@ -74,8 +79,16 @@ internal static class Report
             var direct = Median("direct", row.Key);
             var nginx = Median("nginx", row.Key);
             var relay = Median("relay", row.Key);
-            md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Scenario} | {row.Metric}{(IsMemory(row.Key) ? " *max*" : "")} | {(row.ProxyOnly ? "–" : Fmt(direct, row.Format))} | {Fmt(nginx, row.Format)} | {Fmt(relay, row.Format)} | {(row.ProxyOnly ? "–" : Ratio(relay, direct))} | {Ratio(relay, nginx)} |");
+            var off = Median(LoadGen.Target.RelayOff, row.Key);
+            md.Append(CultureInfo.InvariantCulture,
+                $"| {row.Scenario} | {row.Metric}{(IsMemory(row.Key) ? " *max*" : "")} | {(row.ProxyOnly ? "–" : Fmt(direct, row.Format))} | {Fmt(nginx, row.Format)} | {Fmt(relay, row.Format)} |");
+            if (withOff)
+            {
+                md.Append(CultureInfo.InvariantCulture, $" {Fmt(off, row.Format)} |");
+            }
+
+            md.Append(CultureInfo.InvariantCulture, $" {(row.ProxyOnly ? "–" : Ratio(relay, direct))} | {Ratio(relay, nginx)} |");
+            md.AppendLine(withOff ? $" {Ratio(relay, off)} |" : string.Empty);
         }
 
         var failures = all.Where(r => r.Metrics.Any(kv => (kv.Key.EndsWith(".errors", StringComparison.Ordinal) || kv.Key.EndsWith(".failed", StringComparison.Ordinal)) && kv.Value > 0)).ToList();
@@ -102,7 +115,12 @@ internal static class Report
         Target(md, all, "memory growth during a 100 MB upload/download < 16 MB", "upload.rss_growth_mb",
             () => Math.Max(Median("relay", "upload.rss_growth_mb"), Median("relay", "download.rss_growth_mb")),
             v => $"upload {Median("relay", "upload.rss_growth_mb"):0.0} MB, download {Median("relay", "download.rss_growth_mb"):0.0} MB", v => v < 16);
-        md.AppendLine("| metering overhead < 10% CPU | not measured: metering is not merged yet | – |");
+        Target(md, all, "metering adds < 10% CPU per request over forwarding alone", "chat.proxy_cpu_us_per_req",
+            () => withOff ? (Median("relay", "chat.proxy_cpu_us_per_req") / Median(LoadGen.Target.RelayOff, "chat.proxy_cpu_us_per_req")) - 1 : double.NaN,
+            v => double.IsNaN(v)
+                ? "not measured (no relay-off target)"
+                : $"{v:+0%;-0%} ({Median("relay", "chat.proxy_cpu_us_per_req"):0} µs vs {Median(LoadGen.Target.RelayOff, "chat.proxy_cpu_us_per_req"):0} µs metering off)",
+            v => v < 0.10);
         md.AppendLine(End);
 
         var path = options.Report!;

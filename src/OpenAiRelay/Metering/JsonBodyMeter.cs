@@ -54,8 +54,9 @@ internal sealed class JsonBodyMeter(UsageWalker walker) : IResponseBodyMeter
             _carry.ResetWrittenCount();
             _carry.Write(copy);
         }
-        else
+        else if (!rest.IsEmpty)
         {
+            // NOTE: ArrayBufferWriter allocates (256 B) even for an empty write; most responses never carry anything.
             _carry.Write(rest);
         }
     }

@@ -19,17 +19,22 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
     /// </summary>
     public const int MaxHeldBytes = 64 * 1024 * 1024;
 
+    // Held for the stream's whole life (1,000 open streams hold 1,000 of each), so each buffer is allocated only when
+    // it is needed: _pending when an event is split across writes, _output only in trim mode, _payload only for an
+    // event with several data lines (a single data line, what OpenAI sends, is read in place).
     private readonly ArrayBufferWriter<byte> _pending = new();
-    private readonly ArrayBufferWriter<byte> _output = new();
-    private readonly ArrayBufferWriter<byte> _payload = new();
+    private ArrayBufferWriter<byte>? _output;
+    private ArrayBufferWriter<byte>? _payload;
     private bool _skippingEvent;
+
+    private ArrayBufferWriter<byte> Output => _output ??= new ArrayBufferWriter<byte>();
 
     /// <summary>Bytes of an incomplete event held back right now.</summary>
     internal int HeldBytes => _pending.WrittenCount;
 
     public ReadOnlyMemory<byte> OnWrite(ReadOnlyMemory<byte> chunk)
     {
-        _output.ResetWrittenCount();
+        _output?.ResetWrittenCount();
         if (_skippingEvent)
         {
             // The rest of an oversized event passes untouched; metering resumes with the next event.
@@ -42,15 +47,15 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
             _skippingEvent = false;
             if (trimInjectedUsage)
             {
-                _output.Write(chunk.Span[..end]);
+                Output.Write(chunk.Span[..end]);
             }
 
             OnWriteEvents(chunk[end..]);
-            return trimInjectedUsage ? _output.WrittenMemory : chunk;
+            return trimInjectedUsage ? (_output?.WrittenMemory ?? ReadOnlyMemory<byte>.Empty) : chunk;
         }
 
         OnWriteEvents(chunk);
-        return trimInjectedUsage ? _output.WrittenMemory : chunk;
+        return trimInjectedUsage ? (_output?.WrittenMemory ?? ReadOnlyMemory<byte>.Empty) : chunk;
     }
 
     private void OnWriteEvents(ReadOnlyMemory<byte> chunk)
@@ -58,7 +63,11 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
         if (_pending.WrittenCount == 0)
         {
             var consumed = ConsumeEvents(chunk.Span);
-            _pending.Write(chunk.Span[consumed..]);
+            if (consumed < chunk.Length)
+            {
+                // NOTE: ArrayBufferWriter allocates even for an empty write.
+                _pending.Write(chunk.Span[consumed..]);
+            }
         }
         else
         {
@@ -80,7 +89,7 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
             // Give up on this event: in trim mode release what was held (observe mode already passed it on).
             if (trimInjectedUsage)
             {
-                _output.Write(_pending.WrittenSpan);
+                Output.Write(_pending.WrittenSpan);
             }
 
             _pending.Clear();
@@ -91,7 +100,7 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
     public ReadOnlyMemory<byte> OnEnd()
     {
         // A last event without its blank line: meter it, and in trim mode release it as it came.
-        _output.ResetWrittenCount();
+        _output?.ResetWrittenCount();
         if (_pending.WrittenCount > 0)
         {
             var tail = _pending.WrittenSpan.ToArray();
@@ -99,7 +108,7 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
             HandleEvent(tail);
         }
 
-        return trimInjectedUsage ? _output.WrittenMemory : ReadOnlyMemory<byte>.Empty;
+        return trimInjectedUsage ? (_output?.WrittenMemory ?? ReadOnlyMemory<byte>.Empty) : ReadOnlyMemory<byte>.Empty;
     }
 
     /// <summary>Handles every complete event in <paramref name="buffer"/>; returns the bytes consumed.</summary>
@@ -150,8 +159,8 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
                 if (walker.NullUsageRange is { } range && payloadOffset >= 0)
                 {
                     var (start, end) = WithComma(payload, range.Start, range.End);
-                    _output.Write(rawEvent[..(payloadOffset + start)]);
-                    _output.Write(rawEvent[(payloadOffset + end)..]);
+                    Output.Write(rawEvent[..(payloadOffset + start)]);
+                    Output.Write(rawEvent[(payloadOffset + end)..]);
                     return;
                 }
             }
@@ -159,7 +168,7 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
 
         if (trimInjectedUsage)
         {
-            _output.Write(rawEvent);
+            Output.Write(rawEvent);
         }
     }
 
@@ -169,7 +178,7 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
     /// </summary>
     private int ReadPayload(ReadOnlySpan<byte> rawEvent, out ReadOnlySpan<byte> payload)
     {
-        _payload.ResetWrittenCount();
+        payload = default;
         var offset = -1;
         var lines = 0;
         var position = 0;
@@ -190,16 +199,30 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
             }
 
             var skip = line.Length > 5 && line[5] == (byte)' ' ? 6 : 5;
-            if (lines++ > 0)
+            if (lines++ == 0)
             {
-                _payload.Write("\n"u8);
+                // The usual single data line is used in place, without a copy.
+                payload = line[skip..];
+                offset = lineStart + skip;
+                continue;
             }
 
-            _payload.Write(line[skip..]);
-            offset = lineStart + skip;
+            var joined = _payload ??= new ArrayBufferWriter<byte>();
+            if (lines == 2)
+            {
+                joined.ResetWrittenCount();
+                joined.Write(payload);
+            }
+
+            joined.Write("\n"u8);
+            joined.Write(line[skip..]);
         }
 
-        payload = _payload.WrittenSpan;
+        if (lines > 1)
+        {
+            payload = _payload!.WrittenSpan;
+        }
+
         return lines == 1 ? offset : -1;
     }
 

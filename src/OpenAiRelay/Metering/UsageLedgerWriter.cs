@@ -18,7 +18,9 @@ namespace OpenAiRelay.Metering;
 /// </summary>
 internal sealed partial class UsageLedgerWriter : BackgroundService
 {
-    public const int MaxBatch = 100;
+    // A 25 ms window at a few thousand requests/s holds a few hundred records (an opening and a settlement each): a
+    // batch that takes the whole window lets one commit cover it and lets settlements supersede their openings.
+    public const int MaxBatch = 500;
 
     /// <summary>How long the writer lets records gather before a commit; bounds the ledger's write delay.</summary>
     public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(25);

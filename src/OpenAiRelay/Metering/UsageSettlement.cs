@@ -37,45 +37,39 @@ internal static class UsageSettlement
             _ => UsageOutcome.Completed,
         };
 
-        var record = Opening(context, state, meter, startedAt) with
+        // Real usage when the upstream reported it. Otherwise an upstream error answered before any generation (a
+        // 4xx/5xx passed through, or no connection at all) is not billed, and everything else on a generation
+        // endpoint may have cost tokens: estimate, never a silent zero.
+        var usage = meter.Usage;
+        var estimate = usage is null
+            && meter.ExpectsUsage
+            && (outcome is UsageOutcome.Completed or UsageOutcome.ClientCancelled or UsageOutcome.Timeout
+                || (outcome == UsageOutcome.UpstreamError && status < 400));
+
+        // One record built once (it used to be the opening row copied by `with` two or three times per request).
+        return new UsageRecord
         {
+            RequestId = context.TraceIdentifier,
+            KeyId = state.Client!.LedgerKeyId,
+            KeyLabel = state.Client.Label,
             Model = meter.Model,
+            Endpoint = meter.Endpoint,
+            Method = context.Request.Method,
             Status = status,
             Outcome = outcome,
+            StartedAt = startedAt,
             EndedAt = endedAt,
+            EstimatedInputTokens = meter.PromptEstimate,
             LatencyMs = (long)latencyMs,
             TtfbMs = ttfbMs is { } ttfb ? (long)ttfb : null,
             BytesIn = state.RequestBody?.BytesRead ?? context.Request.ContentLength ?? 0,
             BytesOut = state.ResponseBody?.BytesWritten ?? 0,
             UpstreamRequestId = state.UpstreamRequestId,
-        };
-
-        if (meter.Usage is { } usage)
-        {
-            return record with
-            {
-                InputTokens = usage.Input,
-                CachedTokens = usage.Cached,
-                OutputTokens = usage.Output,
-                ReasoningTokens = usage.Reasoning,
-            };
-        }
-
-        // An upstream error answered before any generation (a 4xx/5xx passed through, or no connection at all) is
-        // not billed. Everything else on a generation endpoint may have cost tokens: estimate, never a silent zero.
-        var mayHaveGenerated = meter.ExpectsUsage
-            && (outcome is UsageOutcome.Completed or UsageOutcome.ClientCancelled or UsageOutcome.Timeout
-                || (outcome == UsageOutcome.UpstreamError && status < 400));
-        if (!mayHaveGenerated)
-        {
-            return record;
-        }
-
-        return record with
-        {
-            InputTokens = meter.PromptEstimate,
-            OutputTokens = meter.Walker.DeltaText.Length == 0 ? 0 : TokenEstimator.CountText(meter.Walker.DeltaText.ToString(), meter.Model),
-            Estimated = true,
+            InputTokens = usage?.Input ?? (estimate ? meter.PromptEstimate : 0),
+            CachedTokens = usage?.Cached ?? 0,
+            OutputTokens = usage?.Output ?? (estimate && meter.Walker.DeltaText.Length > 0 ? TokenEstimator.CountText(meter.Walker.DeltaText.ToString(), meter.Model) : 0),
+            ReasoningTokens = usage?.Reasoning ?? 0,
+            Estimated = estimate,
         };
     }
 }
