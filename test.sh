@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Style is a gate, as warnings are: the code must already be formatted (`dotnet format openai-relay.slnx` fixes it).
+dotnet format openai-relay.slnx --verify-no-changes
+
 npm ci --prefix test/node-sdk --no-audit --no-fund --loglevel=error
 dotnet publish src/OpenAiRelay/OpenAiRelay.csproj -c Release -o artifacts/relay --nologo -v quiet
 
