@@ -82,7 +82,9 @@ internal static class ChatCompletionsEndpoint
             }
 
             writer.WriteEndObject();
-            await sse.WriteDataAsync(json.Written);
+
+            // OpenAI sends the usage chunk right behind the finish chunk, not after another gap.
+            await sse.WriteDataAsync(json.Written, paced: false);
         }
 
         await sse.WriteDoneAsync();

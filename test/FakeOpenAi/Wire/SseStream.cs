@@ -23,13 +23,13 @@ internal sealed class SseStream(HttpContext context, StreamPacer pacer)
         await response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
-    public ValueTask WriteDataAsync(ReadOnlyMemory<byte> data) => WriteEventAsync(null, data);
+    public ValueTask WriteDataAsync(ReadOnlyMemory<byte> data, bool paced = true) => WriteEventAsync(null, data, paced);
 
     public ValueTask WriteDoneAsync() => WriteEventAsync(null, Done);
 
-    public async ValueTask WriteEventAsync(string? eventName, ReadOnlyMemory<byte> data)
+    public async ValueTask WriteEventAsync(string? eventName, ReadOnlyMemory<byte> data, bool paced = true)
     {
-        await pacer.BeforeEventAsync();
+        await pacer.BeforeEventAsync(paced);
         var writer = context.Response.BodyWriter;
         if (eventName is not null)
         {

@@ -18,11 +18,12 @@ internal sealed class StreamPacer(HttpContext context, FakeRequestFeature featur
     /// <summary>Events sent so far.</summary>
     public int Sent => _sent;
 
-    public async ValueTask BeforeEventAsync()
+    /// <param name="paced">False for an event the real API sends right after the previous one (chat's usage chunk).</param>
+    public async ValueTask BeforeEventAsync(bool paced = true)
     {
         var aborted = context.RequestAborted;
         aborted.ThrowIfCancellationRequested();
-        if (_sent > 0 && interval > TimeSpan.Zero)
+        if (paced && _sent > 0 && interval > TimeSpan.Zero)
         {
             await Task.Delay(interval, time, aborted);
         }
