@@ -51,6 +51,9 @@ public sealed record FakeFault
     /// <summary>End a stream with an in-band error (<c>x-fake-mid-stream-error: true</c>).</summary>
     public bool? MidStreamError { get; init; }
 
+    /// <summary>Answer 200 with a JSON body cut in half and no Content-Length (<c>x-fake-truncate: true</c>).</summary>
+    public bool? TruncateJson { get; init; }
+
     /// <summary>Size in bytes of a binary response (<c>x-fake-size</c>).</summary>
     public long? ResponseSize { get; init; }
 

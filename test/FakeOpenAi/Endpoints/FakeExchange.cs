@@ -65,6 +65,13 @@ internal sealed class FakeExchange(HttpContext context, FakeState state, FakeReq
         var body = Json.Written;
         Response.StatusCode = status;
         Response.ContentType = "application/json";
+        if (Plan.TruncateJson)
+        {
+            // A broken upstream: 200, then half a document, then a clean end of the chunked body.
+            await Response.Body.WriteAsync(body[..(body.Length / 2)], Aborted);
+            return;
+        }
+
         Response.ContentLength = body.Length;
         await Response.Body.WriteAsync(body, Aborted);
     }

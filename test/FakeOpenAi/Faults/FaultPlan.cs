@@ -34,6 +34,9 @@ internal sealed record FaultPlan
 
     public bool MidStreamError { get; init; }
 
+    /// <summary>Answer 200 with only the first half of a JSON body (<c>x-fake-truncate: true</c>).</summary>
+    public bool TruncateJson { get; init; }
+
     public long? ResponseSize { get; init; }
 
     public string? RedirectLocation { get; init; }
@@ -59,6 +62,7 @@ internal sealed record FaultPlan
             StallAfterEvents = Int(headers, "x-fake-stall-after") ?? fault?.StallAfterEvents,
             ResetAfterEvents = Int(headers, "x-fake-reset-after") ?? fault?.ResetAfterEvents,
             MidStreamError = Bool(headers, "x-fake-mid-stream-error") ?? fault?.MidStreamError ?? false,
+            TruncateJson = Bool(headers, "x-fake-truncate") ?? fault?.TruncateJson ?? false,
             ResponseSize = Long(headers, "x-fake-size") ?? fault?.ResponseSize,
             RedirectLocation = Text(headers, "x-fake-redirect") ?? fault?.RedirectLocation,
         };

@@ -66,4 +66,31 @@ public sealed class GroupDTests(SecurityFixture fixture) : IClassFixture<Securit
         var row = await Invariants.SettledAsync(fixture.Relay.Services.GetRequiredService<UsageStore>(), response.Headers.GetValues("x-relay-request-id").Single());
         Assert.Equal(fixture.ClientKey[..18], row.KeyLabel);
     }
+
+    [Fact]
+    public async Task D8_UpstreamSendsTruncatedJson_PassedThroughAndLedgeredAsAnEstimate()
+    {
+        var check = fixture.Check();
+        using var client = fixture.Relay.CreateClient(fixture.ClientKey);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"tell me about relays"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("x-fake-truncate", "true");
+        request.Headers.Add("x-test-id", "d8");
+        using var response = await client.SendAsync(request).DefaultTimeout();
+        var received = await response.Content.ReadAsByteArrayAsync().DefaultTimeout();
+        await check.RecordAsync(response, admitted: true, fromUpstream: true);
+
+        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == "d8", TaskTimeouts.Default);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(seen.ResponseBody, received);
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => System.Text.Json.JsonDocument.Parse(received));
+
+        await check.AssertAllAsync();
+        var row = await Invariants.SettledAsync(fixture.Relay.Services.GetRequiredService<UsageStore>(), response.Headers.GetValues("x-relay-request-id").Single());
+        Assert.Equal(OpenAiRelay.Metering.UsageOutcome.Completed, row.Outcome);
+        Assert.True(row.Estimated, "a response without a readable usage object must be estimated, never a silent zero");
+        Assert.True(row.InputTokens > 0);
+    }
 }
