@@ -150,8 +150,9 @@ internal static class RequestBodyInspector
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: an escaped lone surrogate ("\ud800") in a name or value cannot be unescaped.
             // Not ours to judge: the upstream answers malformed (or deeper than 64) JSON with its own 400. What could
             // not be read is not rewritten either: no usage is injected, and the ledger falls back to an estimate.
             streamOptions = StreamOptionsState.NotAnObject;

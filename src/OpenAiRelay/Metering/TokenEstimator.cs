@@ -86,9 +86,9 @@ internal static class TokenEstimator
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // Best effort: what was read so far.
+            // Best effort: what was read so far. InvalidOperationException: an escaped lone surrogate in a name.
         }
 
         return total + (messages * TokensPerMessage) + (messages > 0 ? ReplyPriming : 0);

@@ -68,8 +68,10 @@ internal sealed class UsageWalker
 
             return true;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: an escaped lone surrogate ("\ud83d" alone, as a model can emit when an emoji
+            // is split across stream deltas) cannot be unescaped to a string. The bytes still pass untouched.
             return false;
         }
     }
@@ -185,14 +187,27 @@ internal sealed class UsageWalker
         var name = _names[depth];
         if (depth == 1 && name == "model" && Model is null)
         {
-            Model = reader.GetString();
+            Model = TryGetString(ref reader);
         }
         else if ((name == "content" && depth >= 2 && _names[depth - 1] == "delta") || (name == "delta" && depth == 1))
         {
             if (DeltaText.Length < MaxDeltaChars)
             {
-                DeltaText.Append(reader.GetString());
+                DeltaText.Append(TryGetString(ref reader));
             }
+        }
+    }
+
+    /// <summary>A string value, or null when it holds an escaped lone surrogate that cannot become a .NET string.</summary>
+    private static string? TryGetString(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
         }
     }
 

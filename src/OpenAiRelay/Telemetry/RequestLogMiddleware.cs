@@ -51,7 +51,26 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
             UsageRecord? settled = null;
             if (state is { LedgerOpen: true, Meter: { } meter })
             {
-                settled = UsageSettlement.Final(context, state, meter, state.StartedAt, time.GetUtcNow(), durationMs, firstByteMs);
+                try
+                {
+                    settled = UsageSettlement.Final(context, state, meter, state.StartedAt, time.GetUtcNow(), durationMs, firstByteMs);
+                }
+#pragma warning disable CA1031 // The row must be settled whatever went wrong reading usage: never left in flight.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    LogSettlementFailed(logger, e.GetType().Name);
+                    settled = UsageSettlement.Opening(context, state, meter, state.StartedAt) with
+                    {
+                        Outcome = UsageOutcome.Completed,
+                        Status = context.Response.StatusCode,
+                        EndedAt = time.GetUtcNow(),
+                        LatencyMs = (long)durationMs,
+                        InputTokens = meter.PromptEstimate,
+                        Estimated = true,
+                    };
+                }
+
                 ledger.Settle(settled);
             }
 
@@ -88,6 +107,10 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
             // The client left in the last moment; the ledger still settles from what was metered.
         }
     }
+
+    [LoggerMessage(EventId = 2, EventName = "SettlementFailed", Level = LogLevel.Error,
+        Message = "Reading a request's usage failed ({ExceptionType}); its ledger row is settled with the admission estimate")]
+    private static partial void LogSettlementFailed(ILogger logger, string exceptionType);
 
     [LoggerMessage(EventId = 1, EventName = "RequestRelayed", Level = LogLevel.Information,
         Message = "{Method} {Path} {StatusCode} in {DurationMs:F1} ms (first byte {FirstByteMs:F1} ms), {BytesIn} B in, {BytesOut} B out, client {Client} from {ClientAddress} on connection {ConnectionId}, upstream request {UpstreamRequestId}, {Outcome}, tokens {InputTokens} in {OutputTokens} out ({TokenCount})")]

@@ -73,4 +73,13 @@ public sealed class UsageWalkerTests
         var reader = new Utf8JsonReader("{\"usage\":{\"prompt_tokens\":1,,}"u8.ToArray());
         Assert.False(walker.Walk(ref reader));
     }
+
+    [Fact]
+    public void LoneSurrogateInADelta_IsSkippedAndTheUsageAfterItStillCounts()
+    {
+        // Models can split an emoji's surrogate pair across two stream deltas; each half alone cannot be a string.
+        var walker = Walk("""{"choices":[{"delta":{"content":"\ud83d"}}],"model":"gpt-4o","usage":{"prompt_tokens":4,"completion_tokens":2}}""");
+        Assert.Equal(new TokenUsage(4, 0, 2, 0), walker.Usage);
+        Assert.Equal("gpt-4o", walker.Model);
+    }
 }
