@@ -27,15 +27,7 @@ internal static class UsageSettlement
         HttpContext context, RelayRequestState state, RequestMeter meter, DateTimeOffset startedAt, DateTimeOffset endedAt, double latencyMs, double? ttfbMs)
     {
         var status = context.Response.StatusCode;
-        var outcome = state.Outcome switch
-        {
-            RequestOutcome.ClientCancelled => UsageOutcome.ClientCancelled,
-            RequestOutcome.UpstreamTimeout => UsageOutcome.Timeout,
-            RequestOutcome.UpstreamError => UsageOutcome.UpstreamError,
-            RequestOutcome.Rejected => UsageOutcome.Rejected,
-            _ when status >= 400 => UsageOutcome.UpstreamError,
-            _ => UsageOutcome.Completed,
-        };
+        var outcome = OutcomeOf(state.Outcome, status);
 
         // Real usage when the upstream reported it. Otherwise an upstream error answered before any generation (a
         // 4xx/5xx passed through, or no connection at all) is not billed, and everything else on a generation
@@ -72,4 +64,15 @@ internal static class UsageSettlement
             Estimated = estimate,
         };
     }
+
+    /// <summary>How the ledger names the way a request ended; an error status passed through is an upstream error.</summary>
+    public static UsageOutcome OutcomeOf(RequestOutcome outcome, int status) => outcome switch
+    {
+        RequestOutcome.ClientCancelled => UsageOutcome.ClientCancelled,
+        RequestOutcome.UpstreamTimeout => UsageOutcome.Timeout,
+        RequestOutcome.UpstreamError => UsageOutcome.UpstreamError,
+        RequestOutcome.Rejected => UsageOutcome.Rejected,
+        _ when status >= 400 => UsageOutcome.UpstreamError,
+        _ => UsageOutcome.Completed,
+    };
 }

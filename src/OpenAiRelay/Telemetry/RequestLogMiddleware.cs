@@ -62,7 +62,7 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
                     LogSettlementFailed(logger, e.GetType().Name);
                     settled = UsageSettlement.Opening(context, state, meter, state.StartedAt) with
                     {
-                        Outcome = UsageOutcome.Completed,
+                        Outcome = UsageSettlement.OutcomeOf(state.Outcome, context.Response.StatusCode),
                         Status = context.Response.StatusCode,
                         EndedAt = time.GetUtcNow(),
                         LatencyMs = (long)durationMs,
