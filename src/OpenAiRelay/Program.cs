@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OpenAiRelay.Admin;
 using OpenAiRelay.Hosting;
+using OpenAiRelay.Configuration;
 
 var root = new RootCommand("openai-relay: a transparent, streaming relay for the OpenAI API. Without a command it serves.");
 root.SetAction(async (_, _) =>

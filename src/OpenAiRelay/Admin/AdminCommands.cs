@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using OpenAiRelay.Hosting;
 using OpenAiRelay.Storage;
+using OpenAiRelay.Configuration;
 
 namespace OpenAiRelay.Admin;
 

@@ -8,6 +8,7 @@ using OpenAiRelay.Limits;
 using OpenAiRelay.Metering;
 using OpenAiRelay.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
+using OpenAiRelay.Ledger;
 
 namespace OpenAiRelay.Forwarding;
 

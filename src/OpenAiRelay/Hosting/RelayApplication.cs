@@ -11,9 +11,10 @@ using OpenAiRelay.Errors;
 using OpenAiRelay.Forwarding;
 using OpenAiRelay.Limits;
 using OpenAiRelay.Metering;
-using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Pricing;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Telemetry;
+using OpenAiRelay.Ledger;
 
 namespace OpenAiRelay.Hosting;
 

@@ -1,7 +1,9 @@
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Metering;
-using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Pricing;
 using OpenAiRelay.Storage;
+using OpenAiRelay.Configuration;
+using OpenAiRelay.Ledger;
 
 namespace OpenAiRelay.Hosting;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using OpenAiRelay.Streams;
 
 namespace OpenAiRelay.Metering;
 
@@ -7,7 +8,7 @@ namespace OpenAiRelay.Metering;
 /// <c>model</c> form field out of it on the way, so the ledger can price the request without buffering the file.
 /// Only a small window of the most recent bytes is kept, and scanning stops once the field is found.
 /// </summary>
-internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : Stream
+internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : DelegatingStream(inner)
 {
     private const int Window = 1024;
     private const int MaxValueBytes = 128;
@@ -21,36 +22,15 @@ internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : 
     private int _length;
     private bool _done;
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
     public override bool CanWrite => false;
 
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Observe(buffer.AsSpan(offset, inner.Read(buffer, offset, count)));
+    public override int Read(Span<byte> buffer) => Observe(buffer[..Inner.Read(buffer)]);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await inner.ReadAsync(buffer, cancellationToken);
+        var read = await Inner.ReadAsync(buffer, cancellationToken);
         return Observe(buffer.Span[..read]);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     private int Observe(ReadOnlySpan<byte> bytes)
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OpenAiRelay.Streams;
 
 namespace OpenAiRelay.Metering;
 

@@ -1,4 +1,5 @@
 using OpenAiRelay.Telemetry;
+using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Metering;
 

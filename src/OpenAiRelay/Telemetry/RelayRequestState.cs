@@ -1,5 +1,6 @@
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Metering;
+using OpenAiRelay.Streams;
 
 namespace OpenAiRelay.Telemetry;
 

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using OpenAiRelay.Metering;
+using OpenAiRelay.Streams;
+using OpenAiRelay.Ledger;
+using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Telemetry;
 

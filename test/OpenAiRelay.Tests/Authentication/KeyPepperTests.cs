@@ -1,6 +1,7 @@
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Hosting;
 using OpenAiRelay.Tests.Infrastructure;
+using OpenAiRelay.Configuration;
 
 namespace OpenAiRelay.Tests.Authentication;
 

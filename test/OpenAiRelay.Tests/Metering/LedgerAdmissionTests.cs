@@ -3,6 +3,8 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAiRelay.Metering;
 using OpenAiRelay.Tests.Infrastructure;
+using OpenAiRelay.Ledger;
+using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Tests.Metering;
 

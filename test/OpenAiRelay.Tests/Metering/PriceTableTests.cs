@@ -1,6 +1,7 @@
 using OpenAiRelay.Hosting;
-using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Pricing;
 using OpenAiRelay.Tests.Infrastructure;
+using OpenAiRelay.Configuration;
 
 namespace OpenAiRelay.Tests.Metering;
 

@@ -7,10 +7,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Metering;
-using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Pricing;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Tests.Infrastructure;
 using OpenAiRelay.Tests.Storage;
+using OpenAiRelay.Ledger;
 
 namespace OpenAiRelay.Tests.Metering;
 

@@ -89,7 +89,7 @@ public sealed class GroupDTests(SecurityFixture fixture) : IClassFixture<Securit
 
         await check.AssertAllAsync();
         var row = await Invariants.SettledAsync(fixture.Relay.Services.GetRequiredService<UsageStore>(), response.Headers.GetValues("x-relay-request-id").Single());
-        Assert.Equal(OpenAiRelay.Metering.UsageOutcome.Completed, row.Outcome);
+        Assert.Equal(OpenAiRelay.Storage.UsageOutcome.Completed, row.Outcome);
         Assert.True(row.Estimated, "a response without a readable usage object must be estimated, never a silent zero");
         Assert.True(row.InputTokens > 0);
     }

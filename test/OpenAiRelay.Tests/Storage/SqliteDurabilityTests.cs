@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using OpenAiRelay.Hosting;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Tests.Infrastructure;
+using OpenAiRelay.Configuration;
 
 namespace OpenAiRelay.Tests.Storage;
 

@@ -1,7 +1,8 @@
 using OpenAiRelay.Metering;
-using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Pricing;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Tests.Infrastructure;
+using OpenAiRelay.Ledger;
 
 namespace OpenAiRelay.Tests.Storage;
 

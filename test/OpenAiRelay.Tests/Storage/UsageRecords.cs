@@ -1,4 +1,5 @@
 using OpenAiRelay.Metering;
+using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Tests.Storage;
 

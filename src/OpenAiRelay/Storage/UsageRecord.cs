@@ -1,9 +1,9 @@
-namespace OpenAiRelay.Metering;
+namespace OpenAiRelay.Storage;
 
 /// <summary>
 /// One row of the usage ledger: one per admitted request, keyed on the relay's own request id. Written first as
-/// <see cref="UsageOutcome.InFlight"/> (<see cref="IUsageLedger.Open"/>) and then settled once
-/// (<see cref="IUsageLedger.Settle"/>). Token counts are exact unless <see cref="Estimated"/>; money is integer
+/// <see cref="UsageOutcome.InFlight"/> (<c>IUsageLedger.Open</c>) and then settled once
+/// (<c>IUsageLedger.Settle</c>). Token counts are exact unless <see cref="Estimated"/>; money is integer
 /// micro-dollars, and <see cref="CostMicros"/> is null when the model has no known price (never a guess).
 /// </summary>
 internal sealed record UsageRecord

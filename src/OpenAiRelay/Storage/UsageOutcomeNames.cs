@@ -1,4 +1,4 @@
-namespace OpenAiRelay.Metering;
+namespace OpenAiRelay.Storage;
 
 /// <summary>The stable snake_case names stored in <c>usage_records.outcome</c> (never the enum's number).</summary>
 internal static class UsageOutcomeNames

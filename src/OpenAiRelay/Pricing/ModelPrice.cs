@@ -1,4 +1,4 @@
-namespace OpenAiRelay.Metering.Pricing;
+namespace OpenAiRelay.Pricing;
 
 /// <summary>USD per one million tokens. Decimal, never double: money is exact here and integer micro-dollars in the ledger.</summary>
 internal sealed record ModelPrice(decimal Input, decimal CachedInput, decimal Output)

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Storage;
 
-namespace OpenAiRelay.Metering;
+namespace OpenAiRelay.Ledger;
 
 /// <summary>
 /// Drains <see cref="UsageLedger"/> into the database: whatever is queued, up to <see cref="MaxBatch"/> records, in one

@@ -1,9 +1,10 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using OpenAiRelay.Configuration;
-using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Pricing;
+using OpenAiRelay.Storage;
 
-namespace OpenAiRelay.Metering;
+namespace OpenAiRelay.Ledger;
 
 /// <summary>
 /// <see cref="IUsageLedger"/> for the request path: records go into a bounded channel that

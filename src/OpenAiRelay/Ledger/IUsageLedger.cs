@@ -1,4 +1,5 @@
-namespace OpenAiRelay.Metering;
+using OpenAiRelay.Storage;
+namespace OpenAiRelay.Ledger;
 
 /// <summary>
 /// The request path's door to the usage ledger. Both calls only enqueue: they never block on the database and

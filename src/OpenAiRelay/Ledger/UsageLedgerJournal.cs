@@ -1,7 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using OpenAiRelay.Storage;
 
-namespace OpenAiRelay.Metering;
+namespace OpenAiRelay.Ledger;
 
 /// <summary>
 /// The ledger's last resort: records the database would not take are appended here as JSON lines and fsync'd

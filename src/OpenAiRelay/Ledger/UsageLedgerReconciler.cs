@@ -1,7 +1,7 @@
-using OpenAiRelay.Metering.Pricing;
+using OpenAiRelay.Pricing;
 using OpenAiRelay.Storage;
 
-namespace OpenAiRelay.Metering;
+namespace OpenAiRelay.Ledger;
 
 /// <summary>
 /// At start-up, settles the rows a dead process left in flight (<c>kill -9</c>, power loss): outcome

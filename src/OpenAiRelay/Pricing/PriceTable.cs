@@ -1,8 +1,9 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using OpenAiRelay.Hosting;
+using OpenAiRelay.Configuration;
 
-namespace OpenAiRelay.Metering.Pricing;
+namespace OpenAiRelay.Pricing;
 
 /// <summary>
 /// Prices per model: the table shipped in <c>prices.json</c>, with <c>RELAY_PRICES_FILE</c> (same shape) merged over it
@@ -27,7 +28,7 @@ internal sealed partial class PriceTable
 
     public static PriceTable Load(string? overrideFile)
     {
-        using var shipped = typeof(PriceTable).Assembly.GetManifestResourceStream("OpenAiRelay.Metering.Pricing.prices.json")!;
+        using var shipped = typeof(PriceTable).Assembly.GetManifestResourceStream("OpenAiRelay.Pricing.prices.json")!;
         var (prices, updated) = Parse(shipped, "the shipped prices.json");
         if (!string.IsNullOrWhiteSpace(overrideFile))
         {

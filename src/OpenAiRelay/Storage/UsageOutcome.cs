@@ -1,4 +1,4 @@
-namespace OpenAiRelay.Metering;
+namespace OpenAiRelay.Storage;
 
 /// <summary>Where a ledger row stands. Only <see cref="InFlight"/> is not terminal.</summary>
 internal enum UsageOutcome
