@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using OpenAiRelay.Hosting;
 using OpenAiRelay.Configuration;
 
 namespace OpenAiRelay.Authentication;

@@ -105,7 +105,11 @@ internal sealed partial class RelayForwarder
     /// <summary>Inspects the body, opens the ledger row and arms the WebSocket meter; false when the request ended here.</summary>
     private async Task<bool> AdmitMeteredAsync(HttpContext context, RelayRequestState state, string endpoint)
     {
-        var meter = new RequestMeter(endpoint, MeteredEndpoints.ExpectsUsage(context.Request.Method, endpoint));
+        var method = context.Request.Method;
+        var meter = new RequestMeter(MeteredEndpoints.LedgerName(method, endpoint), MeteredEndpoints.ExpectsUsage(method, endpoint))
+        {
+            ReadsStoredResponse = MeteredEndpoints.IsStoredResponseRead(method, endpoint),
+        };
         state.Meter = meter;
         byte[]? body;
         try
@@ -204,14 +208,15 @@ internal sealed partial class RelayForwarder
         {
             // The upstream failed (refused, reset, died mid-body). YARP resets the client connection when the response
             // had started, which also trips RequestAborted: the upstream is still the cause.
-            case ForwarderError.Request or ForwarderError.RequestBodyDestination or ForwarderError.ResponseBodyDestination
+            case ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.ResponseHeaders
+                or ForwarderError.RequestBodyDestination or ForwarderError.ResponseBodyDestination
                 or ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination:
                 state.Outcome = RequestOutcome.UpstreamError;
                 LogUpstreamFailure(_logger, error, exception?.GetType().Name, exception?.Message);
                 await WriteOrAbortAsync(context, error == ForwarderError.Request ? RelayError.UpstreamUnavailable : RelayError.UpstreamFailed);
                 return;
 
-            case ForwarderError.RequestTimedOut:
+            case ForwarderError.RequestTimedOut or ForwarderError.UpgradeActivityTimeout:
             case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
                 or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled when !clientGone:
                 // With the client still here, a cancellation can only be the idle (activity) timeout firing.

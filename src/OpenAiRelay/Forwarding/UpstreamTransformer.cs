@@ -65,6 +65,17 @@ internal sealed class UpstreamTransformer : HttpTransformer
             headers.TryAddWithoutValidation("OpenAI-Project", _project);
         }
 
+        if (httpContext.Features.Get<RelayRequestState>()?.Meter is { ObservesResponse: true })
+        {
+            // The relay reads this response's usage as it passes, so it asks for it uncompressed (RFC 9110 12.5.3):
+            // one rule for every client encoding (gzip, br, deflate, zstd, *, q-values), streaming or not, and no
+            // decoder to keep exact per encoding. The client receives the same JSON or events, only unencoded; the
+            // shipped nginx site keeps gzip off so streams are never held back. Requests the relay does not read (files,
+            // lists, downloads) keep the client's Accept-Encoding.
+            headers.Remove(HeaderNames.AcceptEncoding);
+            headers.TryAddWithoutValidation(HeaderNames.AcceptEncoding, "identity");
+        }
+
         if (headers.TryGetValues(HeaderNames.SecWebSocketProtocol, out var protocols))
         {
             RemoveTokenProtocols(headers, protocols);
@@ -110,7 +121,8 @@ internal sealed class UpstreamTransformer : HttpTransformer
             httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
         }
 
-        if (state is { Meter: { } meter, ResponseBody: { } body })
+        // An upstream that compresses anyway (it ignored identity) cannot be read: no meter, so the row is an estimate.
+        if (state is { Meter: { ObservesResponse: true } meter, ResponseBody: { } body } && proxyResponse.Content.Headers.ContentEncoding.Count == 0)
         {
             body.Meter = isEventStream ? new SseBodyMeter(meter.Walker, meter.InjectedUsage)
                 : mediaType == "application/json" ? new JsonBodyMeter(meter.Walker)

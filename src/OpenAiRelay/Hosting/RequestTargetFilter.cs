@@ -9,7 +9,8 @@ namespace OpenAiRelay.Hosting;
 /// backslash, or a dot segment (<c>/./</c>, <c>/../</c>). Kestrel would decode or normalise some of these into a
 /// different path than the one a proxy in front checked (<c>/v1/../admin</c> becomes <c>/admin</c>), and YARP
 /// forwards <c>%2F</c> as is, so an upstream could see a path the relay never routed. The check reads the raw target
-/// as it came on the request line, runs before routing, and answers 400 in OpenAI's shape. The query is not checked:
+/// as it came on the request line, runs before routing, and answers 400 in OpenAI's shape. Under <c>/v1</c> it also
+/// refuses empty segments, a trailing slash and <c>;</c> parameters (see <see cref="IsRefused"/>). The query is not checked:
 /// encoded slashes are ordinary there (cursors, URLs).
 /// </summary>
 internal static class RequestTargetFilter
@@ -57,6 +58,14 @@ internal static class RequestTargetFilter
             {
                 return true;
             }
+        }
+
+        // Under /v1 the relay classifies the path to meter it, so the upstream must not see a spelling the relay did
+        // not classify: an empty segment (/v1//chat/completions), a trailing slash, or a matrix parameter (;x=1),
+        // which some servers strip before routing. None is sent by an SDK; all are refused rather than guessed at.
+        if (path.StartsWith("/v1/", StringComparison.OrdinalIgnoreCase) || path.Equals("/v1", StringComparison.OrdinalIgnoreCase))
+        {
+            return path.Contains(';') || path.Contains("//", StringComparison.Ordinal) || (path.Length > 3 && path[^1] == '/');
         }
 
         return false;

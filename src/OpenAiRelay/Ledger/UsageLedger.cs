@@ -9,8 +9,11 @@ namespace OpenAiRelay.Ledger;
 /// <summary>
 /// <see cref="IUsageLedger"/> for the request path: records go into a bounded channel that
 /// <see cref="UsageLedgerWriter"/> drains in batches. Nothing here waits for the database. When the channel is full
-/// (the database has been slow for a while) or already closed (late in shutdown), the record is journaled to disk
-/// instead, so it is delayed, never dropped.
+/// (the database has been slow for a while) or already closed (late in shutdown), the record goes to an overflow
+/// queue that a background task journals to disk, many records per fsync, so it is delayed, never dropped, and no
+/// request thread ever waits on a disk flush or the journal's lock. While the overflow holds more than
+/// <see cref="MaxOverflow"/> records the ledger reports itself unhealthy, so admission refuses new requests (503)
+/// instead of letting memory grow.
 /// </summary>
 internal sealed partial class UsageLedger : IUsageLedger
 {
@@ -18,6 +21,12 @@ internal sealed partial class UsageLedger : IUsageLedger
     private readonly PriceTable _prices;
     private readonly UsageLedgerJournal _journal;
     private readonly ILogger<UsageLedger> _logger;
+    /// <summary>Records waiting to be journaled beyond which the ledger counts as unhealthy (fail closed).</summary>
+    public const int MaxOverflow = 10_000;
+
+    private readonly Channel<UsageRecord> _overflow = Channel.CreateUnbounded<UsageRecord>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Lock _drainLock = new();
+    private int _overflowCount;
     private volatile bool _healthy = true;
 
     public UsageLedger(PriceTable prices, UsageLedgerJournal journal, IOptions<RelayOptions> options, ILogger<UsageLedger> logger)
@@ -31,9 +40,10 @@ internal sealed partial class UsageLedger : IUsageLedger
             SingleWriter = false,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of dropping anything.
         });
+        _ = Task.Run(DrainOverflowLoopAsync);
     }
 
-    public bool IsHealthy => _healthy;
+    public bool IsHealthy => _healthy && Volatile.Read(ref _overflowCount) <= MaxOverflow;
 
     public ChannelReader<UsageRecord> Reader => _channel.Reader;
 
@@ -46,7 +56,7 @@ internal sealed partial class UsageLedger : IUsageLedger
     {
         if (final.CostMicros is null && final.Model is not null)
         {
-            final = final with { CostMicros = _prices.CostMicros(final.Model, final.InputTokens, final.CachedTokens, final.OutputTokens) };
+            final = final with { CostMicros = _prices.CostMicros(final.Model, final.InputTokens, final.CachedTokens, final.OutputTokens, final.AudioMs) };
         }
 
         Enqueue(final);
@@ -66,23 +76,65 @@ internal sealed partial class UsageLedger : IUsageLedger
             return;
         }
 
+        Interlocked.Increment(ref _overflowCount);
+        _overflow.Writer.TryWrite(record);
+    }
+
+    /// <summary>Journals every record waiting in the overflow queue now (one fsync); the writer calls it when it stops.</summary>
+    public void FlushOverflow()
+    {
+        lock (_drainLock)
+        {
+            while (_overflow.Reader.Count > 0)
+            {
+                FlushOverflowBatch();
+            }
+        }
+    }
+
+    private void FlushOverflowBatch()
+    {
+        var batch = new List<UsageRecord>();
+        while (batch.Count < UsageLedgerWriter.MaxBatch * 4 && _overflow.Reader.TryRead(out var record))
+        {
+            batch.Add(record);
+        }
+
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
         try
         {
-            _journal.Append([record]);
-            LogJournaledDirectly(_logger, record.RequestId);
+            _journal.Append(batch);
+            Interlocked.Add(ref _overflowCount, -batch.Count);
+            LogJournaledDirectly(_logger, batch.Count);
         }
-#pragma warning disable CA1031 // The request path must never fail because of the ledger; the loss is logged loudly instead.
+#pragma warning disable CA1031 // Nothing is left to try for these records: say exactly what was lost.
         catch (Exception e)
 #pragma warning restore CA1031
         {
+            Interlocked.Add(ref _overflowCount, -batch.Count);
             _healthy = false;
-            LogRecordLost(_logger, e, record.RequestId, record.KeyLabel, record.Model, record.InputTokens, record.OutputTokens, record.CostMicros);
+            foreach (var lost in batch)
+            {
+                LogRecordLost(_logger, e, lost.RequestId, lost.KeyLabel, lost.Model, lost.InputTokens, lost.OutputTokens, lost.CostMicros);
+            }
+        }
+    }
+
+    private async Task DrainOverflowLoopAsync()
+    {
+        while (await _overflow.Reader.WaitToReadAsync())
+        {
+            FlushOverflow();
         }
     }
 
     [LoggerMessage(EventId = 300, EventName = "LedgerQueueFull", Level = LogLevel.Warning,
-        Message = "Ledger queue full or closed: record {RequestId} written to the fallback journal")]
-    private static partial void LogJournaledDirectly(ILogger logger, string requestId);
+        Message = "Ledger queue full or closed: {Count} record(s) written to the fallback journal")]
+    private static partial void LogJournaledDirectly(ILogger logger, int count);
 
     [LoggerMessage(EventId = 301, EventName = "LedgerRecordLost", Level = LogLevel.Critical,
         Message = "Usage record {RequestId} could not be queued or journaled: key {KeyLabel}, model {Model}, {InputTokens} in, {OutputTokens} out, {CostMicros} micro-USD")]

@@ -28,7 +28,7 @@ internal static class UsageLedgerReconciler
                 Outcome = UsageOutcome.Interrupted,
                 Estimated = true,
                 InputTokens = input,
-                CostMicros = prices.CostMicros(row.Model, input, row.CachedTokens, row.OutputTokens),
+                CostMicros = prices.CostMicros(row.Model, input, row.CachedTokens, row.OutputTokens, row.AudioMs),
             };
         }).ToList();
         foreach (var chunk in settled.Chunk(UsageLedgerWriter.MaxBatch))

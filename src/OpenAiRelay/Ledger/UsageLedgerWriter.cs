@@ -50,6 +50,7 @@ internal sealed partial class UsageLedgerWriter : BackgroundService
         _ledger.Complete();
         if (ExecuteTask is not { } running)
         {
+            _ledger.FlushOverflow();
             return;
         }
 
@@ -64,6 +65,9 @@ internal sealed partial class UsageLedgerWriter : BackgroundService
             await _abandon.CancelAsync();
             await running.WaitAsync(TimeSpan.FromSeconds(5), _time, CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
         }
+
+        // Settlements that found the queue full or closed are on their way to the journal: finish that before exit.
+        _ledger.FlushOverflow();
     }
 
     public override void Dispose()

@@ -5,21 +5,45 @@ namespace OpenAiRelay.Metering;
 
 /// <summary>
 /// Reads the usage of a JSON response as its bytes pass, with a resumable <see cref="Utf8JsonReader"/>: nothing is
-/// delayed and only an incomplete token (at most one long string, such as a base64 image) is kept between writes.
+/// delayed, and work and memory stay linear and small whatever the body holds. Only an incomplete token is kept
+/// between writes; a string longer than <see cref="MaxCarriedBytes"/> (a base64 image) is skipped to its closing quote
+/// instead of being carried and rescanned on every write, and the reader resumes as if it had been <c>""</c>.
 /// </summary>
 internal sealed class JsonBodyMeter(UsageWalker walker) : IResponseBodyMeter
 {
+    /// <summary>The longest incomplete token carried from one write to the next.</summary>
+    public const int MaxCarriedBytes = 64 * 1024;
+
     private readonly ArrayBufferWriter<byte> _carry = new();
     private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 256, CommentHandling = JsonCommentHandling.Skip });
     private bool _failed;
+    private bool _skippingString;
+    private bool _skipEscape;
 
     public ReadOnlyMemory<byte> OnWrite(ReadOnlyMemory<byte> chunk)
     {
-        if (!_failed && !chunk.IsEmpty)
+        if (_failed || chunk.IsEmpty)
         {
-            Scan(chunk.Span);
+            return chunk;
         }
 
+        var span = chunk.Span;
+        if (_skippingString)
+        {
+            var end = SkipString(span);
+            if (end < 0)
+            {
+                return chunk;
+            }
+
+            // The long string ended: the reader, whose state stopped before it, reads "" in its place.
+            _skippingString = false;
+            _carry.ResetWrittenCount();
+            _carry.Write("\"\""u8);
+            span = span[end..];
+        }
+
+        Scan(span);
         return chunk;
     }
 
@@ -42,10 +66,23 @@ internal sealed class JsonBodyMeter(UsageWalker walker) : IResponseBodyMeter
         _failed = !walker.Walk(ref reader);
         _state = reader.CurrentState;
         var rest = input[(int)reader.BytesConsumed..];
-        if (rest.Length > 64 * 1024 * 1024)
+        if (rest.Length > MaxCarriedBytes)
         {
-            // A single token this large is no response we meter; stop rather than hold it.
+            var start = rest.IndexOfAnyExcept(" \t\r\n"u8);
+            if (start >= 0 && rest[start] == (byte)'"')
+            {
+                // NOTE: carrying a multi-megabyte string and rescanning it on every write made a 20 MB image
+                // quadratic. Its value is never needed (usage, model and ids are short), so skip to its end.
+                _skipEscape = false;
+                _skippingString = SkipString(rest[(start + 1)..]) < 0;
+                _carry.Clear();
+                return;
+            }
+
+            // Any other token this long (a number, a name) is no response we meter.
             _failed = true;
+            _carry.Clear();
+            return;
         }
 
         if (_carry.WrittenCount > 0)
@@ -59,5 +96,42 @@ internal sealed class JsonBodyMeter(UsageWalker walker) : IResponseBodyMeter
             // NOTE: ArrayBufferWriter allocates (256 B) even for an empty write; most responses never carry anything.
             _carry.Write(rest);
         }
+    }
+
+    /// <summary>Offset just past the unescaped closing quote, or -1 when the string goes on (escape state kept).</summary>
+    private int SkipString(ReadOnlySpan<byte> bytes)
+    {
+        var position = 0;
+        if (_skipEscape && !bytes.IsEmpty)
+        {
+            _skipEscape = false;
+            position = 1;
+        }
+
+        while (position < bytes.Length)
+        {
+            var next = bytes[position..].IndexOfAny((byte)'"', (byte)'\\');
+            if (next < 0)
+            {
+                return -1;
+            }
+
+            position += next;
+            if (bytes[position] == (byte)'"')
+            {
+                return position + 1;
+            }
+
+            // A backslash escapes the next byte, which may be in the next write.
+            if (position + 1 >= bytes.Length)
+            {
+                _skipEscape = true;
+                return -1;
+            }
+
+            position += 2;
+        }
+
+        return -1;
     }
 }

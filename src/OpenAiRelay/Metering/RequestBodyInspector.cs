@@ -29,6 +29,7 @@ internal static class RequestBodyInspector
         }
 
         if (!HttpMethods.IsPost(request.Method)
+            || !meter.ExpectsUsage
             || request.ContentType is not { } contentType
             || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
             || request.ContentLength > MaxInspectedBytes)
@@ -69,18 +70,34 @@ internal static class RequestBodyInspector
         return body;
     }
 
+    /// <summary>Bytes allocated for a body before any of it has arrived; the buffer then grows with what was received.</summary>
+    internal const int InitialBufferBytes = 64 * 1024;
+
     private static async Task<byte[]> ReadExactlyAsync(Stream source, int length, CancellationToken cancellationToken)
     {
-        var body = new byte[length];
+        // NOTE: allocating the declared Content-Length up front let a client that declares 16 MiB and then sends a
+        // byte a second pin 16 MiB per connection. Memory now follows the bytes received: a body that fits the first
+        // buffer (what the SDKs send) is read into one array of its exact size, a larger one doubles as it arrives.
+        var body = new byte[Math.Min(length, InitialBufferBytes)];
         var filled = 0;
-        int read;
-        while (filled < length && (read = await source.ReadAsync(body.AsMemory(filled), cancellationToken)) > 0)
+        while (filled < length)
         {
+            if (filled == body.Length)
+            {
+                Array.Resize(ref body, (int)Math.Min(length, (long)body.Length * 2));
+            }
+
+            var read = await source.ReadAsync(body.AsMemory(filled), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
             filled += read;
         }
 
         // Kestrel fails a body shorter than its Content-Length itself; this only guards the array's length.
-        return filled == length ? body : body[..filled];
+        return filled == body.Length ? body : body[..filled];
     }
 
     /// <summary>A body without Content-Length: the whole of it, or null (and a body that replays what was read) above the inspection limit.</summary>
@@ -139,6 +156,10 @@ internal static class RequestBodyInspector
                 else if (reader.ValueTextEquals("stream"u8) && reader.Read())
                 {
                     meter.Stream = reader.TokenType == JsonTokenType.True;
+                }
+                else if (reader.ValueTextEquals("background"u8) && reader.Read())
+                {
+                    meter.Background = reader.TokenType == JsonTokenType.True;
                 }
                 else if (reader.ValueTextEquals("stream_options"u8) && reader.Read())
                 {

@@ -9,6 +9,15 @@ internal sealed class RequestMeter(string endpoint, bool expectsUsage)
     /// <summary>A generation endpoint that reports usage: a response without it gets an estimate, never a silent zero.</summary>
     public bool ExpectsUsage { get; } = expectsUsage;
 
+    /// <summary>A read of a stored response (<see cref="MeteredEndpoints.IsStoredResponseRead"/>): observed, never billed.</summary>
+    public bool ReadsStoredResponse { get; init; }
+
+    /// <summary>The relay reads the response body, so it asks the upstream for it uncompressed.</summary>
+    public bool ObservesResponse => ExpectsUsage || ReadsStoredResponse;
+
+    /// <summary>The request asked for a background generation (<c>"background": true</c>).</summary>
+    public bool Background { get; set; }
+
     public string? RequestedModel { get; set; }
 
     public bool Stream { get; set; }
@@ -27,10 +36,26 @@ internal sealed class RequestMeter(string endpoint, bool expectsUsage)
     /// <summary>The usage to record: a session's total, or the response's own.</summary>
     public TokenUsage? Usage => SessionUsage ?? Walker.Usage;
 
+    /// <summary>The usage could not be read: the walker rejected a usage object, or a session's sum went past its limit.</summary>
+    public bool UsageRejected => Walker.UsageRejected || _sessionOverflow;
+
+    private bool _sessionOverflow;
+
+    /// <summary>Adds one response's usage to a session's total, with checked sums capped at <see cref="UsageLimits.MaxSessionTokens"/>.</summary>
     public void AddUsage(TokenUsage usage)
     {
         var total = SessionUsage ?? default;
-        SessionUsage = new TokenUsage(total.Input + usage.Input, total.Cached + usage.Cached, total.Output + usage.Output, total.Reasoning + usage.Reasoning);
+        var sum = new TokenUsage(
+            total.Input + usage.Input, total.Cached + usage.Cached, total.Output + usage.Output, total.Reasoning + usage.Reasoning,
+            total.AudioMilliseconds + usage.AudioMilliseconds);
+        // Each addend is at most UsageLimits.MaxTokens (validated), so the sums cannot wrap before this check.
+        if (sum.Input > UsageLimits.MaxSessionTokens || sum.Output > UsageLimits.MaxSessionTokens)
+        {
+            _sessionOverflow = true;
+            return;
+        }
+
+        SessionUsage = sum;
     }
 
     public string? Model => RequestedModel ?? Walker.Model;

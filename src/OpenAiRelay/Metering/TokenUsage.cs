@@ -1,4 +1,7 @@
 namespace OpenAiRelay.Metering;
 
-/// <summary>Token counts as the upstream reports them (cached is part of input, reasoning part of output).</summary>
-internal readonly record struct TokenUsage(long Input, long Cached, long Output, long Reasoning);
+/// <summary>
+/// Usage as the upstream reports it (cached is part of input, reasoning part of output), and for duration-billed
+/// audio (whisper-1's <c>"type": "duration"</c>) the milliseconds it was billed for.
+/// </summary>
+internal readonly record struct TokenUsage(long Input, long Cached, long Output, long Reasoning, long AudioMilliseconds = 0);

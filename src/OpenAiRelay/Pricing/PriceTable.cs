@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using OpenAiRelay.Hosting;
 using OpenAiRelay.Configuration;
 
 namespace OpenAiRelay.Pricing;
@@ -76,8 +75,8 @@ internal sealed partial class PriceTable
     }
 
     /// <summary>Integer micro-dollars, or null when the model's price is unknown.</summary>
-    public long? CostMicros(string? model, long inputTokens, long cachedTokens, long outputTokens)
-        => Find(model)?.CostMicros(inputTokens, cachedTokens, outputTokens);
+    public long? CostMicros(string? model, long inputTokens, long cachedTokens, long outputTokens, long audioMilliseconds = 0)
+        => Find(model)?.CostMicros(inputTokens, cachedTokens, outputTokens, audioMilliseconds);
 
     private static (Dictionary<string, ModelPrice> Prices, string? Updated) Parse(Stream stream, string source)
     {
@@ -89,16 +88,18 @@ internal sealed partial class PriceTable
             var prices = new Dictionary<string, ModelPrice>(StringComparer.OrdinalIgnoreCase);
             foreach (var model in root.GetProperty("models").EnumerateObject())
             {
-                var input = model.Value.GetProperty("input").GetDecimal();
-                var output = model.Value.GetProperty("output").GetDecimal();
+                // A duration-billed model (whisper-1) may list only its per-minute price.
+                decimal? perMinute = model.Value.TryGetProperty("per_minute", out var m) ? m.GetDecimal() : null;
+                var input = perMinute is not null && !model.Value.TryGetProperty("input", out _) ? 0 : model.Value.GetProperty("input").GetDecimal();
+                var output = perMinute is not null && !model.Value.TryGetProperty("output", out _) ? 0 : model.Value.GetProperty("output").GetDecimal();
                 // Without a cached price, cached tokens cost the full input price: never less than OpenAI could bill.
                 var cached = model.Value.TryGetProperty("cached_input", out var c) ? c.GetDecimal() : input;
-                if (input < 0 || output < 0 || cached < 0)
+                if (input < 0 || output < 0 || cached < 0 || perMinute < 0)
                 {
                     throw new FormatException($"negative price for {model.Name}");
                 }
 
-                prices[model.Name] = new ModelPrice(input, cached, output);
+                prices[model.Name] = new ModelPrice(input, cached, output, perMinute);
             }
 
             return (prices, updated);

@@ -20,6 +20,18 @@ internal static class DbCommandExtensions
     public static long ReadLong(this DbDataReader reader, int ordinal)
         => reader.IsDBNull(ordinal) ? 0 : Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
 
+    /// <summary>A SUM that may exceed Int64 on PostgreSQL (numeric), saturated; SQLite's partial sums always fit.</summary>
+    public static Int128 ReadDecimalOrLong(this DbDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal))
+        {
+            return 0;
+        }
+
+        var value = Convert.ToDecimal(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+        return (Int128)decimal.Truncate(value);
+    }
+
     public static long? ReadNullableLong(this DbDataReader reader, int ordinal)
         => reader.IsDBNull(ordinal) ? null : Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
 

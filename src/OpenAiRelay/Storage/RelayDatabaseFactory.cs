@@ -1,5 +1,4 @@
 using OpenAiRelay.Configuration;
-using OpenAiRelay.Hosting;
 
 namespace OpenAiRelay.Storage;
 

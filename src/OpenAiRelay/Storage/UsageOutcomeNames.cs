@@ -5,6 +5,7 @@ internal static class UsageOutcomeNames
 {
     public const string InFlight = "in_flight";
     public const string Interrupted = "interrupted";
+    public const string Background = "background";
 
     public static string ToName(this UsageOutcome outcome) => outcome switch
     {
@@ -15,6 +16,7 @@ internal static class UsageOutcomeNames
         UsageOutcome.Timeout => "timeout",
         UsageOutcome.Rejected => "rejected",
         UsageOutcome.Interrupted => Interrupted,
+        UsageOutcome.Background => Background,
         _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
     };
 
@@ -27,6 +29,7 @@ internal static class UsageOutcomeNames
         "timeout" => UsageOutcome.Timeout,
         "rejected" => UsageOutcome.Rejected,
         Interrupted => UsageOutcome.Interrupted,
+        Background => UsageOutcome.Background,
         _ => throw new FormatException($"Unknown usage outcome '{name}'"),
     };
 }

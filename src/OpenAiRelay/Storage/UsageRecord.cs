@@ -59,4 +59,17 @@ internal sealed record UsageRecord
 
     /// <summary>The prompt estimate made at admission; settles a row whose process crashed before it could.</summary>
     public long EstimatedInputTokens { get; init; }
+
+    /// <summary>Milliseconds of duration-billed audio (<c>usage.type: "duration"</c>, whisper-1); 0 for token-billed requests.</summary>
+    public long AudioMs { get; init; }
+
+    /// <summary>The upstream's response id of a background generation; set on <see cref="UsageOutcome.Background"/> rows and their completions.</summary>
+    public string? ResponseId { get; init; }
+
+    /// <summary>
+    /// Not a row of its own: the final usage of the background generation <see cref="ResponseId"/>, read from a later
+    /// retrieval. It settles that generation's waiting row, if it still waits (one conditional update, so exactly once
+    /// across retries, journal replays and instances), and changes nothing otherwise.
+    /// </summary>
+    public bool CompletesBackground { get; init; }
 }

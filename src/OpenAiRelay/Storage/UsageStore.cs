@@ -1,5 +1,4 @@
 using System.Data.Common;
-using OpenAiRelay.Metering;
 
 namespace OpenAiRelay.Storage;
 
@@ -8,7 +7,7 @@ internal sealed class UsageStore(RelayDatabase database)
 {
     private const string Columns =
         "request_id, key_id, key_label, model, endpoint, method, status, input_tokens, cached_tokens, output_tokens, reasoning_tokens, " +
-        "estimated, cost_micros, latency_ms, ttfb_ms, bytes_in, bytes_out, upstream_request_id, outcome, started_at, ended_at, estimated_input_tokens";
+        "estimated, cost_micros, latency_ms, ttfb_ms, bytes_in, bytes_out, upstream_request_id, outcome, started_at, ended_at, estimated_input_tokens, audio_ms, response_id";
 
     // An in-flight row takes any newer state. A settled row never changes again (a retried batch or a late
     // replay of the journal cannot double count or regress it), except that a real settlement replaces an
@@ -16,14 +15,22 @@ internal sealed class UsageStore(RelayDatabase database)
     private const string UpsertSql =
         "INSERT INTO usage_records (" + Columns + ") VALUES (" +
         "@request_id, @key_id, @key_label, @model, @endpoint, @method, @status, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, " +
-        "@estimated, @cost_micros, @latency_ms, @ttfb_ms, @bytes_in, @bytes_out, @upstream_request_id, @outcome, @started_at, @ended_at, @estimated_input_tokens) " +
+        "@estimated, @cost_micros, @latency_ms, @ttfb_ms, @bytes_in, @bytes_out, @upstream_request_id, @outcome, @started_at, @ended_at, @estimated_input_tokens, @audio_ms, @response_id) " +
         "ON CONFLICT (request_id) DO UPDATE SET " +
         "key_id = excluded.key_id, key_label = excluded.key_label, model = excluded.model, endpoint = excluded.endpoint, method = excluded.method, " +
         "status = excluded.status, input_tokens = excluded.input_tokens, cached_tokens = excluded.cached_tokens, output_tokens = excluded.output_tokens, " +
         "reasoning_tokens = excluded.reasoning_tokens, estimated = excluded.estimated, cost_micros = excluded.cost_micros, latency_ms = excluded.latency_ms, " +
         "ttfb_ms = excluded.ttfb_ms, bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, upstream_request_id = excluded.upstream_request_id, " +
-        "outcome = excluded.outcome, started_at = excluded.started_at, ended_at = excluded.ended_at, estimated_input_tokens = excluded.estimated_input_tokens " +
+        "outcome = excluded.outcome, started_at = excluded.started_at, ended_at = excluded.ended_at, estimated_input_tokens = excluded.estimated_input_tokens, " +
+        "audio_ms = excluded.audio_ms, response_id = excluded.response_id " +
         "WHERE usage_records.outcome = 'in_flight' OR (usage_records.outcome = 'interrupted' AND excluded.outcome NOT IN ('in_flight', 'interrupted'));";
+
+    // Settles a waiting background generation with the usage a later read showed. The outcome condition makes it
+    // happen once: a second read, a retried batch or a replayed journal finds the row settled and changes nothing.
+    private const string CompleteBackgroundSql =
+        "UPDATE usage_records SET input_tokens = @input_tokens, cached_tokens = @cached_tokens, output_tokens = @output_tokens, " +
+        "reasoning_tokens = @reasoning_tokens, audio_ms = @audio_ms, estimated = @estimated, cost_micros = @cost_micros, outcome = @outcome, " +
+        "ended_at = @ended_at, model = COALESCE(model, @model) WHERE response_id = @response_id AND outcome = 'background';";
 
     public RelayDatabase Database => database;
 
@@ -47,10 +54,26 @@ internal sealed class UsageStore(RelayDatabase database)
             parameters[i] = command.Parameters[i];
         }
 
-        foreach (var record in records)
+        DbCommand? complete = null;
+        try
         {
-            Bind(parameters, record);
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            foreach (var record in records)
+            {
+                if (record.CompletesBackground)
+                {
+                    complete ??= database.Command(connection, CompleteBackgroundSql, transaction);
+                    BindCompletion(complete, record);
+                    await complete.ExecuteNonQueryAsync(cancellationToken);
+                    continue;
+                }
+
+                Bind(parameters, record);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            complete?.Dispose();
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -94,8 +117,9 @@ internal sealed class UsageStore(RelayDatabase database)
         // Only constant fragments are concatenated; the bounds are parameters.
         var where = (query.Since is null ? string.Empty : " AND u.started_at >= @since") + (query.Until is null ? string.Empty : " AND u.started_at < @until");
         var sql =
-            $"SELECT {group} AS grp, COUNT(*), SUM(u.input_tokens), SUM(u.cached_tokens), SUM(u.output_tokens), SUM(u.reasoning_tokens), " +
-            "SUM(u.cost_micros), SUM(CASE WHEN u.cost_micros IS NULL THEN 1 ELSE 0 END), SUM(CASE WHEN u.estimated THEN 1 ELSE 0 END) " +
+            $"SELECT {group} AS grp, COUNT(*), {SplitSum("u.input_tokens")}, {SplitSum("u.cached_tokens")}, {SplitSum("u.output_tokens")}, " +
+            $"{SplitSum("u.reasoning_tokens")}, {SplitSum("u.cost_micros")}, " +
+            "SUM(CASE WHEN u.cost_micros IS NULL THEN 1 ELSE 0 END), SUM(CASE WHEN u.estimated THEN 1 ELSE 0 END) " +
             "FROM usage_records u LEFT JOIN client_keys k ON k.key_id = u.key_id " +
             $"WHERE 1 = 1{where}" + (query.By == UsageGrouping.Total ? ";" : $" GROUP BY {group} ORDER BY grp;");
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -115,18 +139,32 @@ internal sealed class UsageStore(RelayDatabase database)
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new UsageSummaryRow(
-                reader.GetString(0), reader.ReadLong(1), reader.ReadLong(2), reader.ReadLong(3), reader.ReadLong(4), reader.ReadLong(5),
-                reader.ReadLong(6), reader.ReadLong(7), reader.ReadLong(8)));
+                reader.GetString(0), reader.ReadLong(1), ReadSplitSum(reader, 2), ReadSplitSum(reader, 4), ReadSplitSum(reader, 6), ReadSplitSum(reader, 8),
+                ReadSplitSum(reader, 10), reader.ReadLong(12), reader.ReadLong(13)));
         }
 
         return rows;
+    }
+
+    // NOTE: SQLite's SUM fails with "integer overflow" once a total passes Int64, and then every report fails until
+    // the database is edited by hand. Rows are validated now, but old or hostile rows may hold huge numbers, so each
+    // total is summed in two parts that cannot overflow for any realistic row count (whole billions, and the rest),
+    // joined in 128 bits and saturated at Int64.MaxValue.
+    private const long SplitUnit = 1_000_000_000;
+
+    private static string SplitSum(string column) => $"SUM({column} / {SplitUnit}), SUM({column} % {SplitUnit})";
+
+    private static long ReadSplitSum(DbDataReader reader, int ordinal)
+    {
+        var total = ((Int128)reader.ReadDecimalOrLong(ordinal) * SplitUnit) + reader.ReadDecimalOrLong(ordinal + 1);
+        return total > long.MaxValue ? long.MaxValue : total < long.MinValue ? long.MinValue : (long)total;
     }
 
     private static readonly string[] ParameterNames =
     [
         "@request_id", "@key_id", "@key_label", "@model", "@endpoint", "@method", "@status", "@input_tokens", "@cached_tokens", "@output_tokens",
         "@reasoning_tokens", "@estimated", "@cost_micros", "@latency_ms", "@ttfb_ms", "@bytes_in", "@bytes_out", "@upstream_request_id", "@outcome",
-        "@started_at", "@ended_at", "@estimated_input_tokens",
+        "@started_at", "@ended_at", "@estimated_input_tokens", "@audio_ms", "@response_id",
     ];
 
     /// <summary>Sets the parameters in the order of <see cref="ParameterNames"/>.</summary>
@@ -154,6 +192,18 @@ internal sealed class UsageStore(RelayDatabase database)
         p[19].Value = database.ToDbTimestamp(r.StartedAt);
         p[20].Value = r.EndedAt is { } ended ? database.ToDbTimestamp(ended) : DBNull.Value;
         p[21].Value = r.EstimatedInputTokens;
+        p[22].Value = r.AudioMs;
+        p[23].Value = OrNull(r.ResponseId);
+    }
+
+    private void BindCompletion(DbCommand command, UsageRecord r)
+    {
+        command.Parameters.Clear();
+        command.With("@input_tokens", r.InputTokens).With("@cached_tokens", r.CachedTokens).With("@output_tokens", r.OutputTokens)
+            .With("@reasoning_tokens", r.ReasoningTokens).With("@audio_ms", r.AudioMs).With("@estimated", r.Estimated)
+            .With("@cost_micros", OrNull(r.CostMicros)).With("@outcome", r.Outcome.ToName())
+            .With("@ended_at", r.EndedAt is { } ended ? database.ToDbTimestamp(ended) : DBNull.Value)
+            .With("@model", OrNull(r.Model)).With("@response_id", r.ResponseId!);
     }
 
     private static object OrNull(object? value) => value ?? DBNull.Value;
@@ -182,5 +232,7 @@ internal sealed class UsageStore(RelayDatabase database)
         StartedAt = database.ReadTimestamp(reader, 19),
         EndedAt = reader.IsDBNull(20) ? null : database.ReadTimestamp(reader, 20),
         EstimatedInputTokens = reader.ReadLong(21),
+        AudioMs = reader.ReadLong(22),
+        ResponseId = reader.ReadNullableString(23),
     };
 }

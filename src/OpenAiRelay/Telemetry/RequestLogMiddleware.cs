@@ -37,6 +37,17 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
         {
             await next(context);
         }
+        catch
+        {
+            // An unhandled exception is the relay's failure, not a completed request: the row is settled as an error
+            // (with an estimate when the response had started) and the exception goes on to the host.
+            if (state.Outcome == RequestOutcome.Completed)
+            {
+                state.Outcome = RequestOutcome.UpstreamError;
+            }
+
+            throw;
+        }
         finally
         {
             if (context.RequestAborted.IsCancellationRequested && state.Outcome == RequestOutcome.Completed)
@@ -75,6 +86,10 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
                 }
 
                 ledger.Settle(settled);
+                if (TryBackgroundCompletion(context, state, meter) is { } completion)
+                {
+                    ledger.Settle(completion);
+                }
             }
 
             LogRequest(
@@ -96,6 +111,21 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, IUsageL
                 settled?.InputTokens ?? 0,
                 settled?.OutputTokens ?? 0,
                 settled?.Estimated == true ? "estimated" : "exact");
+        }
+    }
+
+    private UsageRecord? TryBackgroundCompletion(HttpContext context, RelayRequestState state, RequestMeter meter)
+    {
+        try
+        {
+            return UsageSettlement.BackgroundCompletion(context, state, meter, time.GetUtcNow());
+        }
+#pragma warning disable CA1031 // A read that cannot settle a background generation leaves it waiting for the next read.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogSettlementFailed(logger, e.GetType().Name);
+            return null;
         }
     }
 

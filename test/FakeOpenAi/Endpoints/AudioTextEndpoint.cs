@@ -39,7 +39,9 @@ internal static class AudioTextEndpoint
 
         var text = $"received {file.Length} bytes sha256 {file.Sha256}";
         // As if the upload were 16 kHz 16-bit mono PCM: deterministic, and grows with the upload like real audio.
-        var seconds = (int)Math.Max(1, file.Length / 32_000);
+        var seconds = int.TryParse(x.Request.Headers["x-fake-audio-seconds"], System.Globalization.CultureInfo.InvariantCulture, out var asked)
+            ? asked
+            : (int)Math.Max(1, file.Length / 32_000);
         var audioTokens = seconds * 10;
         var outputTokens = TokenEstimator.Count(text);
         var whisper = model.StartsWith("whisper", StringComparison.Ordinal);

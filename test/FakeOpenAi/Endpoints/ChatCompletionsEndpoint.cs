@@ -27,6 +27,11 @@ internal static class ChatCompletionsEndpoint
 
         if (!JsonRead.Bool(root, "stream"))
         {
+            if (JsonRead.Bool(root, "store"))
+            {
+                x.StoreHook = body => x.State.Stored.Put(body);
+            }
+
             WriteCompletion(x.Json.Start(), reply);
             await x.WriteJsonAsync();
             return;

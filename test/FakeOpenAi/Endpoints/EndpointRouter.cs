@@ -61,6 +61,11 @@ internal sealed class EndpointRouter(FakeState state)
                 return FilesEndpoints.ListAsync(x);
         }
 
+        if (Stored.StoredEndpoints.Route(method, rest, x) is { } stored)
+        {
+            return stored;
+        }
+
         if (rest.StartsWith("models/", StringComparison.Ordinal) && get)
         {
             return ModelsEndpoints.GetAsync(x, rest["models/".Length..]);

@@ -26,6 +26,9 @@ internal sealed class FakeExchange(HttpContext context, FakeState state, FakeReq
 
     public CancellationToken Aborted => context.RequestAborted;
 
+    /// <summary>Set by an endpoint whose whole JSON body is also kept as a stored object (store: true).</summary>
+    public Action<ReadOnlyMemory<byte>>? StoreHook { get; set; }
+
     /// <summary>A reusable JSON writer for this request's bodies and events.</summary>
     public JsonBuffer Json => _json ??= new JsonBuffer();
 
@@ -62,7 +65,8 @@ internal sealed class FakeExchange(HttpContext context, FakeState state, FakeReq
     public async Task WriteJsonAsync(int status = StatusCodes.Status200OK)
     {
         await CreateEventPacer().BeforeWholeBodyAsync();
-        var body = Json.Written;
+        var body = UsageOverride.Apply(Request, Json.Written);
+        StoreHook?.Invoke(body);
         Response.StatusCode = status;
         Response.ContentType = "application/json";
         if (Plan.TruncateJson)

@@ -20,9 +20,29 @@ internal static class ResponsesEndpoint
             return;
         }
 
+        var background = JsonRead.Bool(root, "background");
         if (!JsonRead.Bool(root, "stream"))
         {
             run.WriteCompleted(x.Json.Start());
+            if (background)
+            {
+                // Accepted, not done: the client polls GET /v1/responses/{id} until the final object with its usage.
+                var final = (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(x.Json.Written.Span)!;
+                final["background"] = true;
+                var polls = int.TryParse(x.Request.Headers["x-fake-background-polls"], System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : 2;
+                var stored = x.State.Stored.Put(System.Text.Encoding.UTF8.GetBytes(final.ToJsonString()), pollsLeft: Math.Max(1, polls));
+                var queued = System.Text.Encoding.UTF8.GetBytes(stored.Unfinished("queued"));
+                x.Response.ContentType = "application/json";
+                x.Response.ContentLength = queued.Length;
+                await x.Response.Body.WriteAsync(queued, x.Aborted);
+                return;
+            }
+
+            if (JsonRead.Bool(root, "store", fallback: true))
+            {
+                x.StoreHook = body => x.State.Stored.Put(body);
+            }
+
             await x.WriteJsonAsync();
             return;
         }

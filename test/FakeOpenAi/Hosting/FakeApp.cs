@@ -28,6 +28,8 @@ internal static class FakeApp
         builder.Services.AddSingleton(state);
 
         var app = builder.Build();
+        // Outside the recorder, so a recorded response body is what the fake wrote, before compression.
+        app.UseMiddleware<CompressionMiddleware>();
         app.UseMiddleware<RecordingMiddleware>();
         app.UseMiddleware<OpenAiHeadersMiddleware>();
         app.UseWebSockets();

@@ -16,5 +16,7 @@ internal sealed class FakeState(FakeOpenAiOptions options, TimeProvider timeProv
 
     public FileStore Files { get; } = new();
 
+    public Stored.StoredObjects Stored { get; } = new();
+
     public long UnixNow => Time.GetUtcNow().ToUnixTimeSeconds();
 }

@@ -83,6 +83,10 @@ internal static class OpenAiErrors
     public static Task MissingParameterAsync(HttpContext context, string name) =>
         WriteAsync(context, StatusCodes.Status400BadRequest, $"Missing required parameter: '{name}'.", "invalid_request_error", name, "missing_required_parameter");
 
+    /// <summary>404 for an id the store does not hold, as OpenAI words it.</summary>
+    public static Task NotFoundAsync(HttpContext context, string id) =>
+        WriteAsync(context, StatusCodes.Status404NotFound, $"No object found with id '{id}'.", "invalid_request_error", null, null);
+
     public static Task MissingModelAsync(HttpContext context) =>
         WriteAsync(context, StatusCodes.Status400BadRequest, "you must provide a model parameter", "invalid_request_error", null, null);
 

@@ -39,7 +39,7 @@ internal sealed class SseStream(HttpContext context, StreamPacer pacer)
         }
 
         writer.Write("data: "u8);
-        writer.Write(data.Span);
+        writer.Write(UsageOverride.Apply(context.Request, data).Span);
         writer.Write("\n\n"u8);
         await writer.FlushAsync(context.RequestAborted);
     }

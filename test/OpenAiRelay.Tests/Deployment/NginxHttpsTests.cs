@@ -69,13 +69,17 @@ public sealed class NginxHttpsTests(NginxRelayStack stack) : IClassFixture<Nginx
     {
         // The wrapper nginx.conf turns gzip on for application/json (as admins often do); the site's `gzip off` must win.
         using var client = stack.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/models");
+        // A metered request: the relay asks the upstream for identity, so any encoding here would be nginx's own.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"),
+        };
         request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip");
         using var response = await client.SendAsync(request).DefaultTimeout();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Empty(response.Content.Headers.ContentEncoding);
-        Assert.Equal("list", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("object").GetString());
+        Assert.Equal("chat.completion", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("object").GetString());
     }
 
     [Fact]

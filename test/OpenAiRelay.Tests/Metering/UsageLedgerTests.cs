@@ -71,6 +71,8 @@ public sealed class UsageLedgerTests
         ledger.Open(UsageRecords.InFlight("first"));
         ledger.Open(UsageRecords.InFlight("second"));
 
+        // Journaled off the request thread; flushing waits for (or does) that write.
+        ledger.FlushOverflow();
         Assert.True(journal.HasPending);
         Assert.Contains("\"request_id\":\"second\"", File.ReadAllText(journal.Path));
     }
