@@ -73,7 +73,13 @@ internal sealed class UsageLedgerJournal(string path)
 
         try
         {
-            await write(records);
+            // One transaction per batch, not one for the whole journal: a journal that grew during a long outage
+            // must not become one huge transaction. A failure part-way puts every record back; the batches already
+            // written are upserts, so writing them again changes nothing.
+            foreach (var batch in records.Chunk(UsageLedgerWriter.MaxBatch))
+            {
+                await write(batch);
+            }
         }
         catch
         {

@@ -78,6 +78,25 @@ public sealed class UsageLedgerTests
     }
 
     [Fact]
+    public async Task JournalReplay_WritesInBatchesOfAtMostMaxBatch()
+    {
+        using var directory = new TempDataDirectory();
+        var journal = new UsageLedgerJournal(directory.File(UsageLedgerJournal.FileName));
+        journal.Append(Enumerable.Range(0, 1_200).Select(i => UsageRecords.InFlight("req_" + i)).ToList());
+        var batches = new List<int>();
+
+        var (replayed, _) = await journal.ReplayAsync(records =>
+        {
+            batches.Add(records.Count);
+            return Task.CompletedTask;
+        });
+
+        Assert.Equal(1_200, replayed);
+        Assert.Equal([UsageLedgerWriter.MaxBatch, UsageLedgerWriter.MaxBatch, 200], batches);
+        Assert.False(journal.HasPending);
+    }
+
+    [Fact]
     public async Task DatabaseLocked_LedgerTurnsUnhealthy_JournalsAndRecoversWhenFree()
     {
         using var directory = new TempDataDirectory();
