@@ -30,7 +30,7 @@ root.SetAction(async (_, _) =>
 var healthcheck = new Command("healthcheck", "Exit 0 if the relay on this host answers /healthz (for container health checks).");
 healthcheck.SetAction((_, cancellationToken) => HealthCheckCommand.RunAsync(cancellationToken));
 root.Subcommands.Add(healthcheck);
-AdminCommands.AddTo(root, () => AdminSession.LoadConfiguration());
+AdminCommands.AddTo(root, () => RelayConfiguration.Load([]));
 
 // NOTE: System.CommandLine would otherwise catch SIGTERM and end the process after 2 s, cutting in-flight streams.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -1,7 +1,7 @@
+using OpenAiRelay.Authentication;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using OpenAiRelay.Hosting;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Configuration;
 
@@ -53,7 +53,7 @@ internal static class AdminCommands
 
             await output.WriteLineAsync(created.Token);
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Created key '{created.Key.Name}' ({created.Key.Label}){(created.Key.ExpiresAt is { } e2 ? $", expires {e2:yyyy-MM-dd HH:mm} UTC" : string.Empty)}. Store the line above now: it is not shown again."));
+                $"Created key '{created.Key.Name}' ({ClientKeyToken.LabelFor(created.Key.KeyId)}){(created.Key.ExpiresAt is { } e2 ? $", expires {e2:yyyy-MM-dd HH:mm} UTC" : string.Empty)}. Store the line above now: it is not shown again."));
         }, ct));
 
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
@@ -70,7 +70,7 @@ internal static class AdminCommands
 
             var rows = all.Select(k => new[]
             {
-                k.Name, k.Label, Format(k.CreatedAt), Format(k.ExpiresAt), Format(k.RevokedAt),
+                k.Name, ClientKeyToken.LabelFor(k.KeyId), Format(k.CreatedAt), Format(k.ExpiresAt), Format(k.RevokedAt),
                 k.RevokedAt is not null ? "revoked" : k.IsUsableAt(now) ? "active" : "expired",
             }).ToList();
             await output.WriteAsync(TextTable.Render(["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS"], rows));
@@ -81,12 +81,6 @@ internal static class AdminCommands
         revoke.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
         {
             var value = parse.GetValue(target)!;
-            // "rk_live_<keyid>" (the label) is accepted too, since that is what logs and listings show.
-            if (value.StartsWith(Authentication.ClientKeyToken.Prefix, StringComparison.Ordinal))
-            {
-                value = value[Authentication.ClientKeyToken.Prefix.Length..];
-            }
-
             var revoked = await session.Keys.RevokeAsync(value, ct);
             if (revoked.Count == 0)
             {
@@ -95,7 +89,7 @@ internal static class AdminCommands
 
             foreach (var key in revoked)
             {
-                await output.WriteLineAsync($"Revoked key '{key.Name}' ({key.Label})");
+                await output.WriteLineAsync($"Revoked key '{key.Name}' ({ClientKeyToken.LabelFor(key.KeyId)})");
             }
         }, ct));
 

@@ -130,11 +130,6 @@ internal static partial class AdminEndpoints
 
     private static async Task<IResult> RevokeKeyAsync(HttpContext context, string nameOrKeyId, KeyAdministration keys, ClientAuthenticator authenticator, TimeProvider time)
     {
-        if (nameOrKeyId.StartsWith(ClientKeyToken.Prefix, StringComparison.Ordinal))
-        {
-            nameOrKeyId = nameOrKeyId[ClientKeyToken.Prefix.Length..];
-        }
-
         try
         {
             var revoked = await keys.RevokeAsync(nameOrKeyId, context.RequestAborted);

@@ -1,3 +1,4 @@
+using OpenAiRelay.Authentication;
 using System.Globalization;
 using System.Text.Json;
 using OpenAiRelay.Storage;
@@ -12,7 +13,7 @@ internal static class AdminJson
         writer.WriteStartObject();
         writer.WriteString("name", key.Name);
         writer.WriteString("key_id", key.KeyId);
-        writer.WriteString("label", key.Label);
+        writer.WriteString("label", ClientKeyToken.LabelFor(key.KeyId));
         if (token is not null)
         {
             writer.WriteString("key", token);

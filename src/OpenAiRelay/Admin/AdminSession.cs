@@ -1,6 +1,6 @@
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
-using OpenAiRelay.Hosting;
+using Microsoft.Extensions.Options;
 using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Admin;
@@ -25,27 +25,29 @@ internal sealed class AdminSession : IAsyncDisposable
 
     public UsageStore Usage { get; }
 
-    public static IConfiguration LoadConfiguration(string[]? args = null)
-    {
-        var environment = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? "Production";
-        // The server's order: JSON files, environment variables, then the deployment guide's variables on top.
-        return new ConfigurationBuilder()
-            .SetBasePath(AppContext.BaseDirectory)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddJsonFile($"appsettings.{environment}.json", optional: true)
-            .AddEnvironmentVariables()
-            .AddCommandLine(args ?? [])
-            .AddLegacyEnvironmentVariables()
-            .Build();
-    }
-
     public static async Task<AdminSession> OpenAsync(IConfiguration configuration, TimeProvider time, bool migrate, CancellationToken cancellationToken)
     {
-        var options = configuration.GetSection(RelayOptions.SectionName).Get<RelayOptions>() ?? new RelayOptions();
-        var database = RelayDatabaseFactory.Create(options.Storage);
-        await StorageInitializer.OpenAsync(database, time, migrate, cancellationToken);
-        var pepper = KeyPepper.Load(options.Keys.Pepper, options.Storage.DataDirectory);
+        using var options = new ServiceCollection().AddRelayOptions(configuration).BuildServiceProvider();
+        var storage = Read<StorageOptions>(options);
+        var keys = Read<KeyOptions>(options);
+        var database = RelayDatabaseFactory.Create(storage);
+        await DatabaseOpener.OpenAsync(database, time, migrate, cancellationToken);
+        var pepper = KeyPepper.Load(keys.Pepper, storage.DataDirectory);
         return new AdminSession(database, new KeyAdministration(new ClientKeyStore(database), pepper, time), new UsageStore(database));
+    }
+
+    /// <summary>A section as the server would read it; a bad value fails the verb with the server's own message.</summary>
+    private static T Read<T>(IServiceProvider options)
+        where T : class
+    {
+        try
+        {
+            return options.GetRequiredService<IOptions<T>>().Value;
+        }
+        catch (OptionsValidationException e)
+        {
+            throw new RelayConfigurationException(e.Failures.ToList());
+        }
     }
 
     public ValueTask DisposeAsync() => Database is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;

@@ -24,6 +24,7 @@ internal sealed class KeyAdministration(ClientKeyStore store, KeyPepper pepper, 
 
     public Task<IReadOnlyList<StoredClientKey>> ListAsync(CancellationToken cancellationToken) => store.ListAsync(cancellationToken);
 
+    /// <param name="nameOrKeyId">A key's name, its key id, or its label <c>rk_live_&lt;keyid&gt;</c> (what logs and listings show).</param>
     public Task<IReadOnlyList<StoredClientKey>> RevokeAsync(string nameOrKeyId, CancellationToken cancellationToken)
-        => store.RevokeAsync(nameOrKeyId, time.GetUtcNow(), cancellationToken);
+        => store.RevokeAsync(ClientKeyToken.KeyIdOfLabel(nameOrKeyId), time.GetUtcNow(), cancellationToken);
 }

@@ -22,13 +22,13 @@ internal sealed class ClientAuthenticator
     private volatile bool _keysExist;
     private long _nextCheckTicks;
 
-    public ClientAuthenticator(StaticTokenAuthenticator staticTokens, KeyAuthenticator keys, ClientKeyStore store, IOptions<RelayOptions> options, TimeProvider time)
+    public ClientAuthenticator(StaticTokenAuthenticator staticTokens, KeyAuthenticator keys, ClientKeyStore store, IOptions<KeyOptions> options, TimeProvider time)
     {
         _static = staticTokens;
         _keys = keys;
         _store = store;
         _time = time;
-        _recheck = options.Value.Keys.CacheTtl;
+        _recheck = options.Value.CacheTtl;
     }
 
     /// <summary>Open as of the last check (start-up logging); <see cref="IsOpenAsync"/> is the authoritative answer.</summary>

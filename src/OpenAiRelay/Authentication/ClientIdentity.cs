@@ -4,8 +4,14 @@ namespace OpenAiRelay.Authentication;
 /// Who sent a request, by a label that is safe to log (never the token itself). <see cref="KeyId"/> is set for
 /// database keys (the label is then <c>rk_live_&lt;keyid&gt;</c>) and null for shared <c>RELAY_TOKEN</c> tokens.
 /// </summary>
-internal sealed record ClientIdentity(string Label, string? KeyId = null)
+/// <remarks>
+/// An identity is its own <see cref="IClientFeature"/>: identities are cached per token, so setting the feature on a
+/// request allocates nothing.
+/// </remarks>
+internal sealed record ClientIdentity(string Label, string? KeyId = null) : IClientFeature
 {
+    ClientIdentity IClientFeature.Client => this;
+
     /// <summary>Used when no token is configured: the relay is open and says so at start-up.</summary>
     public static readonly ClientIdentity Anonymous = new("anonymous");
 

@@ -33,6 +33,10 @@ internal static class ClientKeyToken
 
     public static string LabelFor(string keyId) => Prefix + keyId;
 
+    /// <summary>The key id in a label <c>rk_live_&lt;keyid&gt;</c>; any other text (a name, a bare key id) as it is.</summary>
+    public static string KeyIdOfLabel(string nameOrLabel)
+        => nameOrLabel.StartsWith(Prefix, StringComparison.Ordinal) ? nameOrLabel[Prefix.Length..] : nameOrLabel;
+
     /// <summary>
     /// True when <paramref name="token"/> has exactly the shape of a client key. Anything else (SQL, NUL, emoji,
     /// 64 KB of text) is rejected here, before the database is asked anything.

@@ -25,12 +25,12 @@ internal sealed class KeyAuthenticator
     private readonly TimeSpan _cacheTtl;
     private readonly ConcurrentDictionary<string, CachedKey> _cache = new(StringComparer.Ordinal);
 
-    public KeyAuthenticator(ClientKeyStore store, KeyPepper pepper, IOptions<RelayOptions> options, TimeProvider time)
+    public KeyAuthenticator(ClientKeyStore store, KeyPepper pepper, IOptions<KeyOptions> options, TimeProvider time)
     {
         _store = store;
         _pepper = pepper.Key;
         _time = time;
-        _cacheTtl = options.Value.Keys.CacheTtl;
+        _cacheTtl = options.Value.CacheTtl;
     }
 
     /// <summary>Database round trips made by <see cref="AuthenticateAsync"/> (tests assert malformed tokens make none).</summary>
@@ -87,7 +87,7 @@ internal sealed class KeyAuthenticator
             return null;
         }
 
-        var identity = new ClientIdentity(key.Label, key.KeyId);
+        var identity = new ClientIdentity(ClientKeyToken.LabelFor(key.KeyId), key.KeyId);
         if (_cacheTtl > TimeSpan.Zero)
         {
             if (_cache.Count >= MaxCacheEntries)

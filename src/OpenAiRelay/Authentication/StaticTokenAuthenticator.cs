@@ -18,8 +18,7 @@ internal sealed class StaticTokenAuthenticator
 
     public StaticTokenAuthenticator(IOptions<RelayOptions> options)
     {
-        var tokens = (options.Value.Tokens ?? string.Empty)
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var tokens = options.Value.Tokens
             .Distinct(StringComparer.Ordinal)
             .ToArray();
         _digests = tokens.Select(t => Digest(t)).ToArray();

@@ -6,6 +6,8 @@ namespace OpenAiRelay.Configuration;
 /// </summary>
 internal sealed class LimitOptions
 {
+    public const string Section = "Relay:Limits";
+
     /// <summary>JSON endpoints (chat with base64 images, responses, embeddings) and audio uploads. Bodies are streamed, so a limit costs no memory.</summary>
     public long DefaultMaxRequestBodySize { get; set; } = 64L * 1024 * 1024;
 

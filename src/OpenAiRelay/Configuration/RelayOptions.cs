@@ -1,30 +1,20 @@
 namespace OpenAiRelay.Configuration;
 
 /// <summary>
-/// Everything the relay is configured with, bound from the <c>Relay</c> configuration section.
-/// The deployment guide's environment variables (<c>OPENAI_API_KEY</c>, <c>RELAY_TOKEN</c>, ...) are mapped
-/// onto these keys by <see cref="LegacyEnvironmentVariables"/>.
+/// The settings directly under the <c>Relay</c> section. Every sub-section has its own options type, bound and
+/// validated on its own (<see cref="RelayConfiguration.AddRelayOptions"/>); the deployment guide's environment
+/// variables (<c>OPENAI_API_KEY</c>, <c>RELAY_TOKEN</c>, ...) are mapped onto these keys by
+/// <see cref="LegacyEnvironmentVariables"/>.
 /// </summary>
 internal sealed class RelayOptions
 {
-    public const string SectionName = "Relay";
+    public const string Section = "Relay";
 
-    public UpstreamOptions Upstream { get; set; } = new();
-
-    /// <summary>Comma-separated client bearer tokens. Several allow rotation without downtime.</summary>
-    public string? Tokens { get; set; }
-
-    public ListenerOptions Listen { get; set; } = new();
-
-    public TimeoutOptions Timeouts { get; set; } = new();
-
-    public LimitOptions Limits { get; set; } = new();
-
-    public StorageOptions Storage { get; set; } = new();
-
-    public MeteringOptions Metering { get; set; } = new();
-
-    public KeyOptions Keys { get; set; } = new();
+    /// <summary>
+    /// <c>RELAY_TOKEN</c>: the shared client bearer tokens. Several allow rotation without downtime. Configured as a
+    /// list (<c>Relay:Tokens:0</c>, <c>Relay:Tokens:1</c>) or, as the guide's variable is, one comma-separated value.
+    /// </summary>
+    public IReadOnlyList<string> Tokens { get; set; } = [];
 
     /// <summary><c>RELAY_ADMIN_TOKEN</c>: the bearer token of the <c>/admin/</c> API. Unset, the admin API does not exist (404).</summary>
     public string? AdminToken { get; set; }

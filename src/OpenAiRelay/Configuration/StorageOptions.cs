@@ -6,6 +6,8 @@ namespace OpenAiRelay.Configuration;
 /// </summary>
 internal sealed class StorageOptions
 {
+    public const string Section = "Relay:Storage";
+
     public const string Sqlite = "sqlite";
     public const string Postgres = "postgres";
 

@@ -2,6 +2,8 @@ namespace OpenAiRelay.Configuration;
 
 internal sealed class TimeoutOptions
 {
+    public const string Section = "Relay:Timeouts";
+
     /// <summary>
     /// Idle (no bytes either way) timeout on generation endpoints: a non-streaming reasoning request can stay
     /// silent for many minutes while the upstream works and bills, so this must be long (security.md, "Slow first byte").

@@ -2,19 +2,19 @@ using System.Net;
 
 namespace OpenAiRelay.Configuration;
 
-/// <summary>Parses <c>RELAY_TRUSTED_PROXIES</c>: addresses and CIDR ranges, comma-separated.</summary>
+/// <summary>Parses <c>RELAY_TRUSTED_PROXIES</c>: addresses and CIDR ranges.</summary>
 internal static class TrustedProxies
 {
     /// <summary>Parses an already validated list.</summary>
-    public static IReadOnlyList<IPNetwork> Parse(string? value)
+    public static IReadOnlyList<IPNetwork> Parse(IEnumerable<string> value)
         => TryParse(value, out var networks, out var error) ? networks : throw new ArgumentException(error, nameof(value));
 
-    public static bool TryParse(string? value, out IReadOnlyList<IPNetwork> networks, out string? error)
+    public static bool TryParse(IEnumerable<string> value, out IReadOnlyList<IPNetwork> networks, out string? error)
     {
         var list = new List<IPNetwork>();
         networks = list;
         error = null;
-        foreach (var part in (value ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var part in value)
         {
             if (IPNetwork.TryParse(part, out var network))
             {

@@ -8,7 +8,8 @@ namespace OpenAiRelay.Configuration;
 /// </summary>
 internal sealed class UpstreamEndpoint
 {
-    public const string ClientApiPrefix = "/v1";
+    /// <summary>OpenAI's API root, used when <c>OPENAI_BASE_URL</c> has no path of its own.</summary>
+    public const string DefaultApiRoot = "/v1";
 
     private UpstreamEndpoint(Uri baseUri, string destinationPrefix)
     {
@@ -42,7 +43,7 @@ internal sealed class UpstreamEndpoint
         }
 
         var path = uri.AbsolutePath.TrimEnd('/');
-        var apiRoot = path.Length == 0 ? ClientApiPrefix : path;
+        var apiRoot = path.Length == 0 ? DefaultApiRoot : path;
         endpoint = new UpstreamEndpoint(uri, uri.GetLeftPart(UriPartial.Authority) + apiRoot);
         error = null;
         return true;

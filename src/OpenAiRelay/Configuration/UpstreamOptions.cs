@@ -2,6 +2,8 @@ namespace OpenAiRelay.Configuration;
 
 internal sealed class UpstreamOptions
 {
+    public const string Section = "Relay:Upstream";
+
     public const string DefaultBaseUrl = "https://api.openai.com";
 
     /// <summary>The server's own key. Never leaves the process except towards <see cref="BaseUrl"/>.</summary>

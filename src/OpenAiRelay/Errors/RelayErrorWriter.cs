@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OpenAiRelay.Pipeline;
 
 namespace OpenAiRelay.Errors;
 
@@ -6,6 +7,16 @@ internal static class RelayErrorWriter
 {
     // Messages are the relay's own constant text; relaxed escaping keeps them readable (no \u0027 for quotes).
     private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>
+    /// A stage refuses the request itself: the outcome is <see cref="RequestOutcome.Rejected"/> and the client gets
+    /// <paramref name="error"/>. Nothing has been forwarded.
+    /// </summary>
+    public static Task RefuseAsync(HttpContext context, RelayError error, TimeSpan? retryAfter = null)
+    {
+        context.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.Rejected);
+        return WriteAsync(context, error, retryAfter);
+    }
 
     /// <summary>Writes <paramref name="error"/> unless the response has already started (then the caller must abort).</summary>
     public static Task WriteAsync(HttpContext context, RelayError error, TimeSpan? retryAfter = null)
@@ -17,7 +28,7 @@ internal static class RelayErrorWriter
         }
 
         response.Clear();
-        response.Headers[Telemetry.RequestLogMiddleware.RelayRequestIdHeader] = context.TraceIdentifier;
+        response.Headers[RelayHeaders.RequestId] = context.TraceIdentifier;
         response.StatusCode = error.StatusCode;
         response.ContentType = "application/json";
         if (error.ShouldRetry is { } shouldRetry)

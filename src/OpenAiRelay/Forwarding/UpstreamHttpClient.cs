@@ -4,9 +4,9 @@ using OpenAiRelay.Configuration;
 namespace OpenAiRelay.Forwarding;
 
 /// <summary>Owns the single long-lived invoker to the upstream for the life of the process.</summary>
-internal sealed class UpstreamHttpClient(IOptions<RelayOptions> options) : IDisposable
+internal sealed class UpstreamHttpClient(IOptions<UpstreamOptions> options) : IDisposable
 {
-    public HttpMessageInvoker Invoker { get; } = UpstreamInvokerFactory.Create(options.Value.Upstream);
+    public HttpMessageInvoker Invoker { get; } = UpstreamInvokerFactory.Create(options.Value);
 
     public void Dispose() => Invoker.Dispose();
 }

@@ -2,8 +2,7 @@ using Microsoft.Net.Http.Headers;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
-using OpenAiRelay.Metering;
-using OpenAiRelay.Telemetry;
+using OpenAiRelay.Pipeline;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace OpenAiRelay.Forwarding;
@@ -42,9 +41,8 @@ internal sealed class UpstreamTransformer : HttpTransformer
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
 
-        var remainder = httpContext.Request.Path.Value.AsSpan(UpstreamEndpoint.ClientApiPrefix.Length);
         proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(
-            destinationPrefix, new PathString(remainder.ToString()), httpContext.Request.QueryString);
+            destinationPrefix, new PathString(RelayPaths.Remainder(httpContext.Request).ToString()), httpContext.Request.QueryString);
 
         var headers = proxyRequest.Headers;
         foreach (var name in s_strippedRequestHeaders)
@@ -65,17 +63,6 @@ internal sealed class UpstreamTransformer : HttpTransformer
             headers.TryAddWithoutValidation("OpenAI-Project", _project);
         }
 
-        if (httpContext.Features.Get<RelayRequestState>()?.Meter is { ObservesResponse: true })
-        {
-            // The relay reads this response's usage as it passes, so it asks for it uncompressed (RFC 9110 12.5.3):
-            // one rule for every client encoding (gzip, br, deflate, zstd, *, q-values), streaming or not, and no
-            // decoder to keep exact per encoding. The client receives the same JSON or events, only unencoded; the
-            // shipped nginx site keeps gzip off so streams are never held back. Requests the relay does not read (files,
-            // lists, downloads) keep the client's Accept-Encoding.
-            headers.Remove(HeaderNames.AcceptEncoding);
-            headers.TryAddWithoutValidation(HeaderNames.AcceptEncoding, "identity");
-        }
-
         if (headers.TryGetValues(HeaderNames.SecWebSocketProtocol, out var protocols))
         {
             RemoveTokenProtocols(headers, protocols);
@@ -89,7 +76,7 @@ internal sealed class UpstreamTransformer : HttpTransformer
         {
             // The upstream rejected the server's key. Its message quotes part of that key, so it never reaches a
             // client; the client learns the relay is misconfigured instead.
-            httpContext.Features.Get<RelayRequestState>()!.Outcome = RequestOutcome.UpstreamError;
+            httpContext.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.UpstreamError);
             await RelayErrorWriter.WriteAsync(httpContext, RelayError.UpstreamAuthFailed);
             return false;
         }
@@ -106,27 +93,16 @@ internal sealed class UpstreamTransformer : HttpTransformer
             responseHeaders.Remove(name);
         }
 
-        var state = httpContext.Features.Get<RelayRequestState>();
-        if (state is not null && proxyResponse.Headers.TryGetValues("x-request-id", out var requestIds))
+        if (proxyResponse.Headers.TryGetValues("x-request-id", out var requestIds))
         {
-            state.UpstreamRequestId = requestIds.FirstOrDefault();
+            httpContext.Features.Set<IUpstreamResponseFeature>(new UpstreamResponse(requestIds.FirstOrDefault()));
         }
 
-        var mediaType = proxyResponse.Content.Headers.ContentType?.MediaType;
-        var isEventStream = mediaType == "text/event-stream";
-        if (isEventStream)
+        if (proxyResponse.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
             // Tell nginx (and any proxy honouring it) not to buffer the stream, whatever its own settings say.
             responseHeaders["X-Accel-Buffering"] = "no";
             httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
-        }
-
-        // An upstream that compresses anyway (it ignored identity) cannot be read: no meter, so the row is an estimate.
-        if (state is { Meter: { ObservesResponse: true } meter, ResponseBody: { } body } && proxyResponse.Content.Headers.ContentEncoding.Count == 0)
-        {
-            body.Meter = isEventStream ? new SseBodyMeter(meter.Walker, meter.InjectedUsage)
-                : mediaType == "application/json" ? new JsonBodyMeter(meter.Walker)
-                : null;
         }
 
         return copyBody;
@@ -147,5 +123,10 @@ internal sealed class UpstreamTransformer : HttpTransformer
         {
             headers.TryAddWithoutValidation(HeaderNames.SecWebSocketProtocol, string.Join(", ", kept));
         }
+    }
+
+    private sealed class UpstreamResponse(string? requestId) : IUpstreamResponseFeature
+    {
+        public string? RequestId { get; } = requestId;
     }
 }

@@ -11,8 +11,8 @@ internal static class HealthCheckCommand
 {
     public static async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        var configuration = new ConfigurationBuilder().AddLegacyEnvironmentVariables().AddEnvironmentVariables().Build();
-        var listen = configuration.GetSection("Relay:Listen").Get<ListenerOptions>() ?? new ListenerOptions();
+        // The server's configuration, read the server's way: the port the relay listens on is the port checked.
+        var listen = RelayConfiguration.Load([]).GetSection(ListenerOptions.Section).Get<ListenerOptions>() ?? new ListenerOptions();
         var address = IPAddress.TryParse(listen.BindAddress, out var parsed) && !parsed.Equals(IPAddress.Any) && !parsed.Equals(IPAddress.IPv6Any)
             ? parsed
             : IPAddress.Loopback;

@@ -9,6 +9,7 @@ using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Forwarding;
+using OpenAiRelay.Pipeline;
 using OpenAiRelay.Limits;
 using OpenAiRelay.Metering;
 using OpenAiRelay.Pricing;
@@ -26,7 +27,9 @@ internal static partial class RelayApplication
     {
         // appsettings.json lives next to the executable, wherever the process was started from.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddLegacyEnvironmentVariables();
+        // The same sources in the same order as the admin verbs and the health check (RelayConfiguration).
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddRelaySources(args);
         // NOTE: the slim builder calls AddSimpleConsole(), which forces FormatterName = "simple" after configuration is
         // bound, so Logging__Console__FormatterName=json (the container image, the systemd unit) was ignored. Apply the
         // configured name last; the json and systemd formatters are registered by AddConsole either way.
@@ -37,60 +40,81 @@ internal static partial class RelayApplication
         builder.Services.PostConfigure<JsonConsoleFormatterOptions>(json => json.TimestampFormat = json.TimestampFormat?.TrimEnd());
         configure?.Invoke(builder);
 
-        var options = builder.Configuration.GetSection(RelayOptions.SectionName).Get<RelayOptions>() ?? new RelayOptions();
-        var validation = new RelayOptionsValidator().Validate(null, options);
-        if (validation.Failed)
-        {
-            throw new RelayConfigurationException(validation.Failures.ToList());
-        }
+        var services = builder.Services;
+        services.AddRelayOptions(builder.Configuration);
+        services.AddSingleton<IValidateOptions<RelayOptions>, TokenOptionsValidator>();
+        services.AddOptions<HostOptions>().Configure<IOptions<RelayOptions>>((host, relay) => host.ShutdownTimeout = relay.Value.ShutdownTimeout);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ListenerOptions>, IOptions<LimitOptions>>(
+            (kestrel, listen, limits) => ConfigureKestrel(kestrel, listen.Value, limits.Value));
+        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<ListenerOptions>>(
+            (forwarded, listen) => ConfigureForwardedHeaders(forwarded, listen.Value));
 
-        builder.Services.AddSingleton(Options.Create(options));
-        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, options));
-        builder.Services.Configure<ForwardedHeadersOptions>(forwarded => ConfigureForwardedHeaders(forwarded, options.Listen));
-
-        builder.Services.AddHttpForwarder();
-        builder.Services.AddSingleton<UpstreamHttpClient>();
-        builder.Services.AddSingleton<StaticTokenAuthenticator>();
-        builder.Services.AddSingleton<RelayLifetime>();
-        builder.Services.AddSingleton<FailedAuthThrottle>();
-        builder.Services.AddSingleton<RelayForwarder>();
-        AddStorage(builder.Services, options);
+        services.AddHttpForwarder();
+        services.AddSingleton<UpstreamHttpClient>();
+        services.AddSingleton<StaticTokenAuthenticator>();
+        services.AddSingleton<RelayLifetime>();
+        services.AddSingleton<FailedAuthThrottle>();
+        services.AddSingleton<RelayForwarder>();
+        services.AddSingleton<IRelayRequestObserver, RequestLog>();
+        AddStorage(services);
 
         var app = builder.Build();
+        // Every section at once, before a port or a database is touched: one line per bad setting.
+        RelayConfiguration.ValidateServer(app.Services);
+        // A bad price file, pepper or storage setting stops start-up here with one line, not at the first request.
+        _ = app.Services.GetRequiredService<PriceTable>();
+        _ = app.Services.GetRequiredService<KeyPepper>();
         // Load the tokenizer's vocabulary now rather than on the first metered request.
         TokenEstimator.Warm();
         // Synchronously, before Kestrel binds: a relay whose ledger does not work must not start.
         StorageInitializer.InitializeServerAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
         app.UseForwardedHeaders();
         app.UseWhen(
-            static context => context.Request.Path.StartsWithSegments(UpstreamEndpoint.ClientApiPrefix),
-            static branch => branch.UseMiddleware<RequestLogMiddleware>());
-        // After the request log (a refused /v1 target is still logged), before routing (it never reaches a handler).
+            static context => context.Request.Path.StartsWithSegments(RelayPaths.ClientApiPrefix),
+            static branch => branch.UseMiddleware<RequestRecordMiddleware>());
+        // After the request record (a refused /v1 target is still logged), before routing (it never reaches a handler).
         app.UseRequestTargetFilter();
         app.UseWebSockets();
 
         app.MapHealthEndpoints();
-        app.MapAdminEndpoints(options.AdminToken);
-        var forwarder = app.Services.GetRequiredService<RelayForwarder>();
-        app.Map(UpstreamEndpoint.ClientApiPrefix + "/{**remainder}", forwarder.ForwardAsync);
+        app.MapAdminEndpoints(app.Services.GetRequiredService<IOptions<RelayOptions>>().Value.AdminToken);
+        app.Map(RelayPaths.ClientApiPrefix + "/{**remainder}", BuildRequestPipeline(app));
         app.MapFallback(static context => RelayErrorWriter.WriteAsync(context, RelayError.NotFound));
 
         WarnIfOpen(app);
         return app;
     }
 
-    private static void AddStorage(IServiceCollection services, RelayOptions options)
+    /// <summary>
+    /// The stages of a <c>/v1</c> request in request order, as YARP composes its proxy pipeline: each a small
+    /// middleware with one job, reading what earlier stages decided through read-only features, the forwarder last.
+    /// </summary>
+    private static RequestDelegate BuildRequestPipeline(WebApplication app)
+    {
+        var pipeline = ((IEndpointRouteBuilder)app).CreateApplicationBuilder();
+        pipeline.UseMiddleware<AdmissionStage>();
+        pipeline.UseMiddleware<AuthenticationStage>();
+        pipeline.UseMiddleware<RequestBodyLimitStage>();
+        if (app.Services.GetRequiredService<IOptions<MeteringOptions>>().Value.Enabled)
+        {
+            pipeline.UseMiddleware<MeteringStage>();
+        }
+
+        pipeline.Run(app.Services.GetRequiredService<RelayForwarder>().ForwardAsync);
+        return pipeline.Build();
+    }
+
+    private static void AddStorage(IServiceCollection services)
     {
         // Tests may have registered a fake clock in configure; keep it.
         services.TryAddSingleton(TimeProvider.System);
-        // Loaded here so that a bad price file, pepper or storage setting stops start-up with one line.
-        services.AddSingleton(PriceTable.Load(options.PricesFile));
-        services.AddSingleton(KeyPepper.Load(options.Keys.Pepper, options.Storage.DataDirectory));
-        var database = RelayDatabaseFactory.Create(options.Storage);
+        services.AddSingleton(static sp => PriceTable.Load(sp.GetRequiredService<IOptions<RelayOptions>>().Value.PricesFile));
+        services.AddSingleton(static sp =>
+            KeyPepper.Load(sp.GetRequiredService<IOptions<KeyOptions>>().Value.Pepper, sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory));
         // Through a factory, so the container disposes it (PostgreSQL's connection pool) after the writer has drained.
-        services.AddSingleton(_ => database);
-        services.AddSingleton(new UsageLedgerJournal(Path.Combine(options.Storage.DataDirectory, UsageLedgerJournal.FileName)));
+        services.AddSingleton(static sp => RelayDatabaseFactory.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value));
+        services.AddSingleton(static sp =>
+            new UsageLedgerJournal(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory, UsageLedgerJournal.FileName)));
         services.AddSingleton<UsageStore>();
         services.AddSingleton<ClientKeyStore>();
         services.AddSingleton<KeyAuthenticator>();
@@ -105,12 +129,12 @@ internal static partial class RelayApplication
         services.AddHostedService<UsageLedgerWriter>();
     }
 
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, RelayOptions options)
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, ListenerOptions listen, LimitOptions limits)
     {
         kestrel.AddServerHeader = false;
         // Longer than nginx's upstream keepalive_timeout (60 s), so nginx never reuses a connection Kestrel just closed.
         kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(130);
-        kestrel.Limits.MaxRequestBodySize = options.Limits.DefaultMaxRequestBodySize;
+        kestrel.Limits.MaxRequestBodySize = limits.DefaultMaxRequestBodySize;
         kestrel.Limits.MaxConcurrentConnections = 10_000;
         kestrel.Limits.MaxConcurrentUpgradedConnections = 2_000;
         // security.md: 10-15 s when Kestrel is exposed without nginx; harmless behind it. Slowloris clients are cut here.
@@ -118,7 +142,7 @@ internal static partial class RelayApplication
         // Kestrel's defaults, kept on purpose and stated here so docs/limits.md has one source: 32 KB of headers, 100
         // headers, an 8 KB request line, 240 B/s minimum body and response rates after a 5 s grace (not applied to
         // upgraded connections, which MaxConcurrentUpgradedConnections caps instead).
-        kestrel.Listen(IPAddress.Parse(options.Listen.BindAddress), options.Listen.Port, listen => listen.Protocols = HttpProtocols.Http1);
+        kestrel.Listen(IPAddress.Parse(listen.BindAddress), listen.Port, listen => listen.Protocols = HttpProtocols.Http1);
     }
 
     private static void ConfigureForwardedHeaders(ForwardedHeadersOptions forwarded, ListenerOptions listen)

@@ -20,7 +20,7 @@ internal static class RequestTargetFilter
         {
             var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
             return rawTarget is not null && IsRefused(rawTarget)
-                ? RelayErrorWriter.WriteAsync(context, RelayError.BadRequestTarget)
+                ? RelayErrorWriter.RefuseAsync(context, RelayError.BadRequestTarget)
                 : next(context);
         });
 

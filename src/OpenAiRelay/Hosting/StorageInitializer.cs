@@ -1,5 +1,4 @@
 using OpenAiRelay.Authentication;
-using OpenAiRelay.Metering;
 using OpenAiRelay.Pricing;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Configuration;
@@ -14,29 +13,13 @@ namespace OpenAiRelay.Hosting;
 /// </summary>
 internal static partial class StorageInitializer
 {
-    public static async Task OpenAsync(RelayDatabase database, TimeProvider time, bool migrate, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await database.PrepareAsync(cancellationToken);
-            if (migrate)
-            {
-                await SchemaMigrator.MigrateAsync(database, time, cancellationToken);
-            }
-        }
-        catch (Exception e) when (IsStorageFailure(e))
-        {
-            throw Failure(database, e);
-        }
-    }
-
     public static async Task InitializeServerAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         var database = services.GetRequiredService<RelayDatabase>();
         var time = services.GetRequiredService<TimeProvider>();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("OpenAiRelay.Storage");
         var processStart = time.GetUtcNow();
-        await OpenAsync(database, time, migrate: true, cancellationToken);
+        await DatabaseOpener.OpenAsync(database, time, migrate: true, cancellationToken);
         try
         {
             var store = services.GetRequiredService<UsageStore>();
@@ -57,20 +40,10 @@ internal static partial class StorageInitializer
             await services.GetRequiredService<ClientAuthenticator>().RefreshAsync(cancellationToken);
             LogStorageReady(logger, database.Description);
         }
-        catch (Exception e) when (IsStorageFailure(e))
+        catch (Exception e) when (DatabaseOpener.IsStorageFailure(e))
         {
-            throw Failure(database, e);
+            throw DatabaseOpener.Failure(database, e);
         }
-    }
-
-    private static bool IsStorageFailure(Exception e)
-        => e is System.Data.Common.DbException or IOException or UnauthorizedAccessException or InvalidOperationException or TimeoutException or System.Net.Sockets.SocketException;
-
-    private static RelayConfigurationException Failure(RelayDatabase database, Exception e)
-    {
-        var reason = e.Message.Split('\n', 2)[0].Trim();
-        return new RelayConfigurationException(
-            [$"cannot use the ledger database ({database.Description}): {reason}. The relay does not serve without its ledger: check RELAY_DATA_DIR or DATABASE_URL, permissions and free space"]);
     }
 
     [LoggerMessage(EventId = 320, EventName = "StorageReady", Level = LogLevel.Information, Message = "Keys and usage ledger in {Database}")]

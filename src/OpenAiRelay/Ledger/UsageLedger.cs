@@ -29,12 +29,12 @@ internal sealed partial class UsageLedger : IUsageLedger
     private int _overflowCount;
     private volatile bool _healthy = true;
 
-    public UsageLedger(PriceTable prices, UsageLedgerJournal journal, IOptions<RelayOptions> options, ILogger<UsageLedger> logger)
+    public UsageLedger(PriceTable prices, UsageLedgerJournal journal, IOptions<StorageOptions> options, ILogger<UsageLedger> logger)
     {
         _prices = prices;
         _journal = journal;
         _logger = logger;
-        _channel = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(Math.Max(1, options.Value.Storage.QueueCapacity))
+        _channel = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(Math.Max(1, options.Value.QueueCapacity))
         {
             SingleReader = true,
             SingleWriter = false,

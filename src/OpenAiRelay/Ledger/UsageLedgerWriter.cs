@@ -35,13 +35,13 @@ internal sealed partial class UsageLedgerWriter : BackgroundService
     private readonly ILogger<UsageLedgerWriter> _logger;
     private readonly CancellationTokenSource _abandon = new();
 
-    public UsageLedgerWriter(UsageLedger ledger, UsageStore store, UsageLedgerJournal journal, TimeProvider time, IOptions<RelayOptions> options, ILogger<UsageLedgerWriter> logger)
+    public UsageLedgerWriter(UsageLedger ledger, UsageStore store, UsageLedgerJournal journal, TimeProvider time, IOptions<StorageOptions> options, ILogger<UsageLedgerWriter> logger)
     {
         _ledger = ledger;
         _store = store;
         _journal = journal;
         _time = time;
-        _flushTimeout = options.Value.Storage.FlushTimeout;
+        _flushTimeout = options.Value.FlushTimeout;
         _logger = logger;
     }
 

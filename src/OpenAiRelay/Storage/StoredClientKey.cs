@@ -9,7 +9,5 @@ internal sealed record StoredClientKey(
     DateTimeOffset? ExpiresAt,
     DateTimeOffset? RevokedAt)
 {
-    public string Label => Authentication.ClientKeyToken.LabelFor(KeyId);
-
     public bool IsUsableAt(DateTimeOffset now) => RevokedAt is null && (ExpiresAt is null || ExpiresAt > now);
 }

@@ -84,8 +84,9 @@ public sealed class ClientAuthenticatorTests : IAsyncLifetime
 
     private async Task<ClientAuthenticator> CreateAsync(string? tokens)
     {
-        var options = Options.Create(new RelayOptions { Tokens = tokens, Keys = new KeyOptions { CacheTtl = TimeSpan.FromSeconds(5) } });
-        var authenticator = new ClientAuthenticator(new StaticTokenAuthenticator(options), new KeyAuthenticator(_store, _pepper, options, _clock), _store, options, _clock);
+        var options = Options.Create(new RelayOptions { Tokens = (tokens ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) });
+        var keys = Options.Create(new KeyOptions { CacheTtl = TimeSpan.FromSeconds(5) });
+        var authenticator = new ClientAuthenticator(new StaticTokenAuthenticator(options), new KeyAuthenticator(_store, _pepper, keys, _clock), _store, keys, _clock);
         await authenticator.RefreshAsync(default);
         return authenticator;
     }

@@ -25,7 +25,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
         _store = new ClientKeyStore(database);
         _pepper = KeyPepper.Load(null, _directory.Path);
         _admin = new KeyAdministration(_store, _pepper, _clock);
-        _authenticator = new KeyAuthenticator(_store, _pepper, Options.Create(new RelayOptions { Keys = new KeyOptions { CacheTtl = TimeSpan.FromSeconds(5) } }), _clock);
+        _authenticator = new KeyAuthenticator(_store, _pepper, Options.Create(new KeyOptions { CacheTtl = TimeSpan.FromSeconds(5) }), _clock);
     }
 
     public Task DisposeAsync()
@@ -41,7 +41,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
         var created = await _admin.CreateAsync("alice", null, default);
         var identity = await _authenticator.AuthenticateAsync(created.Token, default);
 
-        Assert.Equal(new ClientIdentity(created.Key.Label, created.Key.KeyId), identity);
+        Assert.Equal(new ClientIdentity(ClientKeyToken.LabelFor(created.Key.KeyId), created.Key.KeyId), identity);
         var stored = (await _store.FindAsync(created.Key.KeyId, default))!;
         Assert.Equal(32, stored.SecretHash.Length);
         var database = await File.ReadAllBytesAsync(_directory.File("relay.db"));

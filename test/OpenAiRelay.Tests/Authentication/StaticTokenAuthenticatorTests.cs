@@ -7,7 +7,7 @@ namespace OpenAiRelay.Tests.Authentication;
 public sealed class StaticTokenAuthenticatorTests
 {
     private static StaticTokenAuthenticator Create(string? tokens)
-        => new(Options.Create(new RelayOptions { Tokens = tokens }));
+        => new(Options.Create(new RelayOptions { Tokens = (tokens ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) }));
 
     [Fact]
     public void EachRotatedToken_IsAcceptedWithItsOwnLabel()

@@ -119,7 +119,7 @@ public sealed class DockerfileTests
                 Assert.True(DateTimeOffset.TryParseExact(timestamp, "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out _), "not an ISO 8601 UTC timestamp: '" + timestamp + "'");
             }
 
-            Assert.Contains(lines, l => l.Contains("\"Category\":\"OpenAiRelay.Telemetry.RequestLogMiddleware\"", StringComparison.Ordinal) && l.Contains("/v1/models", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("\"Category\":\"OpenAiRelay.Telemetry.RequestLog\"", StringComparison.Ordinal) && l.Contains("/v1/models", StringComparison.Ordinal));
             Secrets.AssertAbsent(relay.Output, "the container's log");
         }
         finally

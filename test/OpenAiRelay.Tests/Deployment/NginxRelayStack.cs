@@ -150,7 +150,7 @@ public class NginxRelayStack : IAsyncLifetime
             }
 
             using var document = JsonDocument.Parse(line);
-            if (document.RootElement.GetProperty("Category").GetString() == "OpenAiRelay.Telemetry.RequestLogMiddleware")
+            if (document.RootElement.GetProperty("Category").GetString() == "OpenAiRelay.Telemetry.RequestLog")
             {
                 lines.Add(document.RootElement.GetProperty("State").Clone());
             }

@@ -41,7 +41,8 @@ public sealed class RelayServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts a relay in front of <paramref name="upstreamBaseUrl"/>; <paramref name="settings"/> override any Relay: key.</summary>
-    public static async Task<RelayServer> StartAsync(string upstreamBaseUrl, IDictionary<string, string?>? settings = null, string upstreamKey = UpstreamKeyCanary)
+    public static async Task<RelayServer> StartAsync(
+        string upstreamBaseUrl, IDictionary<string, string?>? settings = null, string upstreamKey = UpstreamKeyCanary, Action<IServiceCollection>? services = null)
     {
         var values = new Dictionary<string, string?>
         {
@@ -66,6 +67,7 @@ public sealed class RelayServer : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Trace);
             builder.Logging.AddProvider(logs);
+            services?.Invoke(builder.Services);
         });
         await app.StartAsync().DefaultTimeout();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

@@ -199,7 +199,7 @@ public sealed class UsageLedgerTests
 
     private static (UsageLedger Ledger, UsageLedgerWriter Writer, UsageLedgerJournal Journal) CreateLedger(TempDataDirectory directory, UsageStore store, int capacity = 10_000)
     {
-        var options = Options.Create(new RelayOptions { Storage = new StorageOptions { DataDirectory = directory.Path, QueueCapacity = capacity } });
+        var options = Options.Create(new StorageOptions { DataDirectory = directory.Path, QueueCapacity = capacity });
         var journal = new UsageLedgerJournal(directory.File(UsageLedgerJournal.FileName));
         var ledger = new UsageLedger(PriceTable.Load(null), journal, options, NullLogger<UsageLedger>.Instance);
         var writer = new UsageLedgerWriter(ledger, store, journal, TimeProvider.System, options, NullLogger<UsageLedgerWriter>.Instance);

@@ -59,7 +59,7 @@ public sealed class SqliteDurabilityTests
         await File.WriteAllTextAsync(directory.File("relay.db"), new string('x', 8192));
         var database = new SqliteRelayDatabase(directory.File("relay.db"), TimeSpan.FromSeconds(2));
 
-        var failure = await Assert.ThrowsAsync<RelayConfigurationException>(() => StorageInitializer.OpenAsync(database, TimeProvider.System, migrate: true, default));
+        var failure = await Assert.ThrowsAsync<RelayConfigurationException>(() => DatabaseOpener.OpenAsync(database, TimeProvider.System, migrate: true, default));
         var line = Assert.Single(failure.Failures);
         Assert.Contains("relay.db", line);
         Assert.Contains("not a database", line);
@@ -72,7 +72,7 @@ public sealed class SqliteDurabilityTests
         using var directory = new TempDataDirectory();
         Directory.CreateDirectory(directory.File("relay.db"));
         var database = new SqliteRelayDatabase(directory.File("relay.db"), TimeSpan.FromSeconds(2));
-        await Assert.ThrowsAsync<RelayConfigurationException>(() => StorageInitializer.OpenAsync(database, TimeProvider.System, migrate: true, default));
+        await Assert.ThrowsAsync<RelayConfigurationException>(() => DatabaseOpener.OpenAsync(database, TimeProvider.System, migrate: true, default));
     }
 
     [Fact]

@@ -1,6 +1,6 @@
-using OpenAiRelay.Forwarding;
+using OpenAiRelay.Pipeline;
 
-namespace OpenAiRelay.Tests.Forwarding;
+namespace OpenAiRelay.Tests.Pipeline;
 
 public sealed class EndpointFamiliesTests
 {

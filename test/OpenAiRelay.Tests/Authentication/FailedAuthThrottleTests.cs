@@ -1,7 +1,7 @@
 using System.Net;
-using OpenAiRelay.Limits;
+using OpenAiRelay.Authentication;
 
-namespace OpenAiRelay.Tests.Limits;
+namespace OpenAiRelay.Tests.Authentication;
 
 public sealed class FailedAuthThrottleTests
 {

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace OpenAiRelay.Forwarding;
+namespace OpenAiRelay.Pipeline;
 
 /// <summary>Groups <c>/v1</c> paths by what they need from the relay: idle timeouts and body limits.</summary>
 internal enum EndpointFamily

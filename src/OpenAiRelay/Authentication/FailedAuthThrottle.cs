@@ -5,7 +5,7 @@ using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 using OpenAiRelay.Configuration;
 
-namespace OpenAiRelay.Limits;
+namespace OpenAiRelay.Authentication;
 
 /// <summary>
 /// Throttles failed authentications per client address (security.md, "Brute-force throttling"): an address that
@@ -28,8 +28,8 @@ internal sealed class FailedAuthThrottle : IDisposable
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
 
-    public FailedAuthThrottle(IOptions<RelayOptions> options, TimeProvider time)
-        : this(options.Value.Limits.FailedAuthPerMinute, TimeSpan.FromMinutes(1), time)
+    public FailedAuthThrottle(IOptions<LimitOptions> options, TimeProvider time)
+        : this(options.Value.FailedAuthPerMinute, TimeSpan.FromMinutes(1), time)
     {
     }
 

@@ -1,0 +1,227 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace OpenAiRelay.Configuration;
+
+/// <summary>
+/// The one place configuration is assembled, for the server, the admin verbs and the health check alike: the same
+/// sources in the same order, and every <c>Relay</c> section bound to its own options type and validated with
+/// messages that name the variable to set.
+/// </summary>
+internal static class RelayConfiguration
+{
+    /// <summary>
+    /// appsettings.json (next to the executable), appsettings.{environment}.json, environment variables, the command
+    /// line, then the deployment guide's variables on top (<see cref="LegacyEnvironmentVariables"/>).
+    /// </summary>
+    public static IConfigurationBuilder AddRelaySources(this IConfigurationBuilder builder, string[] args, Func<string, string?>? getVariable = null)
+    {
+        getVariable ??= Environment.GetEnvironmentVariable;
+        var environment = getVariable("DOTNET_ENVIRONMENT") ?? getVariable("ASPNETCORE_ENVIRONMENT") ?? "Production";
+        return builder
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddJsonFile($"appsettings.{environment}.json", optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine(args)
+            .AddLegacyEnvironmentVariables(getVariable);
+    }
+
+    /// <summary>The configuration a CLI verb or the health check runs with.</summary>
+    public static IConfigurationRoot Load(string[] args) => new ConfigurationBuilder().AddRelaySources(args).Build();
+
+    /// <summary>Binds each section to its options type; failures surface when a section is first read.</summary>
+    public static IServiceCollection AddRelayOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RelayOptions>()
+            .Bind(configuration.GetSection(RelayOptions.Section))
+            .Configure(o => o.Tokens = ReadList(configuration.GetSection(RelayOptions.Section + ":Tokens"), []));
+        services.AddOptions<UpstreamOptions>().Bind(configuration.GetSection(UpstreamOptions.Section));
+        services.AddOptions<ListenerOptions>()
+            .Bind(configuration.GetSection(ListenerOptions.Section))
+            .Configure(o => o.TrustedProxies = ReadList(configuration.GetSection(ListenerOptions.Section + ":TrustedProxies"), new ListenerOptions().TrustedProxies));
+        services.AddOptions<TimeoutOptions>().Bind(configuration.GetSection(TimeoutOptions.Section));
+        services.AddOptions<LimitOptions>().Bind(configuration.GetSection(LimitOptions.Section));
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section));
+        services.AddOptions<MeteringOptions>().Bind(configuration.GetSection(MeteringOptions.Section));
+        services.AddOptions<KeyOptions>().Bind(configuration.GetSection(KeyOptions.Section));
+        services.AddSingleton<IValidateOptions<RelayOptions>, RootValidator>();
+        services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamValidator>();
+        services.AddSingleton<IValidateOptions<ListenerOptions>, ListenerValidator>();
+        services.AddSingleton<IValidateOptions<TimeoutOptions>, TimeoutValidator>();
+        services.AddSingleton<IValidateOptions<LimitOptions>, LimitValidator>();
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageValidator>();
+        services.AddSingleton<IValidateOptions<KeyOptions>, KeyValidator>();
+        return services;
+    }
+
+    /// <summary>
+    /// Reads every section the server needs, so that all failures are reported at once, before anything is bound to
+    /// a port or a database: a relay with a bad setting does not start half-configured.
+    /// </summary>
+    public static void ValidateServer(IServiceProvider services)
+    {
+        var failures = new List<string>();
+        Check<RelayOptions>(services, failures);
+        Check<UpstreamOptions>(services, failures);
+        Check<ListenerOptions>(services, failures);
+        Check<TimeoutOptions>(services, failures);
+        Check<LimitOptions>(services, failures);
+        Check<StorageOptions>(services, failures);
+        Check<MeteringOptions>(services, failures);
+        Check<KeyOptions>(services, failures);
+        if (failures.Count > 0)
+        {
+            throw new RelayConfigurationException(failures);
+        }
+    }
+
+    /// <summary>Typed lists that also accept the one comma-separated value an environment variable carries.</summary>
+    private static string[] ReadList(IConfigurationSection section, IReadOnlyList<string> fallback)
+    {
+        if (section.Value is { } value)
+        {
+            return value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+
+        var items = section.GetChildren().Select(child => child.Value?.Trim()).OfType<string>().Where(item => item.Length > 0).ToArray();
+        return items.Length > 0 || section.GetChildren().Any() ? items : [.. fallback];
+    }
+
+    private static void Check<T>(IServiceProvider services, List<string> failures)
+        where T : class
+    {
+        try
+        {
+            _ = services.GetRequiredService<IOptions<T>>().Value;
+        }
+        catch (OptionsValidationException e)
+        {
+            failures.AddRange(e.Failures);
+        }
+    }
+
+    private static ValidateOptionsResult Result(List<string> failures)
+        => failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+
+    private static void CheckPositive(List<string> failures, TimeSpan value, string key)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"{key} must be a positive duration such as 00:10:00");
+        }
+    }
+
+    private sealed class RootValidator : IValidateOptions<RelayOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, RelayOptions options)
+        {
+            var failures = new List<string>();
+            if (options.ShutdownTimeout < TimeSpan.Zero)
+            {
+                failures.Add("Relay:ShutdownTimeout must not be negative");
+            }
+
+            return Result(failures);
+        }
+    }
+
+    private sealed class UpstreamValidator : IValidateOptions<UpstreamOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, UpstreamOptions options)
+        {
+            var failures = new List<string>();
+            if (string.IsNullOrWhiteSpace(options.ApiKey))
+            {
+                failures.Add("OPENAI_API_KEY is not set: set it to the OpenAI API key the relay spends (it never leaves the server)");
+            }
+
+            if (!UpstreamEndpoint.TryParse(options.BaseUrl, out _, out var baseUrlError))
+            {
+                failures.Add(baseUrlError!);
+            }
+
+            CheckPositive(failures, options.ConnectTimeout, "Relay:Upstream:ConnectTimeout");
+            return Result(failures);
+        }
+    }
+
+    private sealed class ListenerValidator : IValidateOptions<ListenerOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ListenerOptions options)
+        {
+            var failures = new List<string>();
+            // Port 0 asks the OS for a free port (tests use it).
+            if (options.Port is < 0 or > 65535)
+            {
+                failures.Add($"PORT must be between 1 and 65535, got {options.Port}");
+            }
+
+            if (!IPAddress.TryParse(options.BindAddress, out _))
+            {
+                failures.Add($"BIND_ADDRESS must be an IP address such as 127.0.0.1 or 0.0.0.0, got '{options.BindAddress}'");
+            }
+
+            if (!TrustedProxies.TryParse(options.TrustedProxies, out _, out var proxyError))
+            {
+                failures.Add(proxyError!);
+            }
+
+            return Result(failures);
+        }
+    }
+
+    private sealed class TimeoutValidator : IValidateOptions<TimeoutOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, TimeoutOptions options)
+        {
+            var failures = new List<string>();
+            CheckPositive(failures, options.GenerationIdle, "Relay:Timeouts:GenerationIdle");
+            CheckPositive(failures, options.DefaultIdle, "Relay:Timeouts:DefaultIdle");
+            return Result(failures);
+        }
+    }
+
+    private sealed class LimitValidator : IValidateOptions<LimitOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, LimitOptions options)
+        {
+            var failures = new List<string>();
+            if (options.DefaultMaxRequestBodySize <= 0 || options.FilesMaxRequestBodySize <= 0)
+            {
+                failures.Add("Relay:Limits request body sizes must be positive");
+            }
+
+            if (options.FailedAuthPerMinute < 0)
+            {
+                failures.Add("Relay:Limits:FailedAuthPerMinute must not be negative (0 turns throttling off)");
+            }
+
+            return Result(failures);
+        }
+    }
+
+    private sealed class StorageValidator : IValidateOptions<StorageOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, StorageOptions options)
+        {
+            var failures = new List<string>();
+            CheckPositive(failures, options.BusyTimeout, "Relay:Storage:BusyTimeout");
+            CheckPositive(failures, options.FlushTimeout, "Relay:Storage:FlushTimeout");
+            if (options.QueueCapacity <= 0)
+            {
+                failures.Add("Relay:Storage:QueueCapacity must be positive");
+            }
+
+            return Result(failures);
+        }
+    }
+
+    private sealed class KeyValidator : IValidateOptions<KeyOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, KeyOptions options)
+            => options.CacheTtl < TimeSpan.Zero
+                ? ValidateOptionsResult.Fail("Relay:Keys:CacheTtl must not be negative (00:00:00 disables the cache)")
+                : ValidateOptionsResult.Success;
+    }
+}

@@ -1,0 +1,13 @@
+using OpenAiRelay.Storage;
+
+namespace OpenAiRelay.Metering;
+
+/// <summary>The ledger rows the metering stage settled for a request, for the request record (the log, metrics) to read.</summary>
+internal interface IUsageSettlementFeature
+{
+    /// <summary>This request's final row; null until it is settled.</summary>
+    UsageRecord? Settled { get; }
+
+    /// <summary>A background generation this read settled (<see cref="UsageSettlement.BackgroundCompletion"/>), if any.</summary>
+    UsageRecord? CompletedBackground { get; }
+}

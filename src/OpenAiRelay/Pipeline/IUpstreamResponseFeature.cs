@@ -1,0 +1,8 @@
+namespace OpenAiRelay.Pipeline;
+
+/// <summary>What the forwarding stage learnt from the upstream's response that the stages around it record.</summary>
+internal interface IUpstreamResponseFeature
+{
+    /// <summary>The upstream's <c>x-request-id</c>, the handle OpenAI support asks for.</summary>
+    string? RequestId { get; }
+}

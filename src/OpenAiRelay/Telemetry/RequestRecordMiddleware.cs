@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using OpenAiRelay.Authentication;
+using OpenAiRelay.Metering;
+using OpenAiRelay.Pipeline;
+using OpenAiRelay.Streams;
+
+namespace OpenAiRelay.Telemetry;
+
+/// <summary>
+/// The outermost stage of every <c>/v1</c> request: gives it its id (the <c>x-relay-request-id</c> header and the
+/// ledger row's key), counts its bytes each way, holds its one outcome (<see cref="RelayRequest"/>), and when the
+/// pipeline returns hands the finished <see cref="RelayRequestRecord"/> to every <see cref="IRelayRequestObserver"/>.
+/// It decides nothing about the request itself; the stages inside it do, and it only records what they settled.
+/// </summary>
+internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<IRelayRequestObserver> observers)
+{
+    private readonly IRelayRequestObserver[] _observers = observers.ToArray();
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        // Unique across restarts and instances (it keys the ledger row), and time-ordered.
+        var requestId = Guid.CreateVersion7().ToString("N");
+        context.TraceIdentifier = requestId;
+        context.Response.Headers[RelayHeaders.RequestId] = requestId;
+
+        CountingReadStream? requestBody = null;
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            requestBody = new CountingReadStream(context.Request.Body);
+            context.Request.Body = requestBody;
+        }
+
+        var responseBody = new CountingWriteStream(context.Response.Body);
+        context.Response.Body = responseBody;
+        var request = new RelayRequest(requestId, started, requestBody, responseBody);
+        context.Features.Set<IRelayRequestFeature>(request);
+        context.Features.Set<IRequestOutcomeFeature>(request);
+        try
+        {
+            await next(context);
+        }
+        catch
+        {
+            // Stages inside have settled the row already; the record must say the relay failed, not that it completed.
+            request.End(RequestOutcome.UpstreamError);
+            throw;
+        }
+        finally
+        {
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                request.End(RequestOutcome.ClientCancelled);
+            }
+
+            Publish(context, request);
+        }
+    }
+
+    private void Publish(HttpContext context, RelayRequest request)
+    {
+        if (_observers.Length == 0)
+        {
+            return;
+        }
+
+        var firstByte = request.FirstByteTimestamp;
+        var settlement = context.Features.Get<IUsageSettlementFeature>();
+        var record = new RelayRequestRecord
+        {
+            RequestId = request.RequestId,
+            Method = context.Request.Method,
+            Path = context.Request.Path.Value,
+            StatusCode = context.Response.StatusCode,
+            DurationMs = Stopwatch.GetElapsedTime(request.StartTimestamp).TotalMilliseconds,
+            FirstByteMs = firstByte == 0 ? null : Stopwatch.GetElapsedTime(request.StartTimestamp, firstByte).TotalMilliseconds,
+            BytesIn = request.BytesIn,
+            BytesOut = request.BytesOut,
+            ClientLabel = context.Features.Get<IClientFeature>()?.Client.Label,
+            ClientAddress = context.Connection.RemoteIpAddress?.ToString(),
+            ConnectionId = context.Connection.Id,
+            UpstreamRequestId = context.Features.Get<IUpstreamResponseFeature>()?.RequestId,
+            Outcome = request.Outcome,
+            Usage = settlement?.Settled,
+            CompletedBackground = settlement?.CompletedBackground,
+        };
+        foreach (var observer in _observers)
+        {
+            observer.OnRequestFinished(record);
+        }
+    }
+}
