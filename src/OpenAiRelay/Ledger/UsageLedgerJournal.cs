@@ -35,30 +35,32 @@ internal sealed class UsageLedgerJournal(string path)
 
     private void AppendCore(byte[] bytes)
     {
-        {
-            var directory = System.IO.Path.GetDirectoryName(Path);
-            if (!string.IsNullOrEmpty(directory))
-            {
-                Directory.CreateDirectory(directory);
-            }
+        using var stream = OpenForAppend();
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+    }
 
-            using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
+    private FileStream OpenForAppend()
+    {
+        var directory = System.IO.Path.GetDirectoryName(Path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
         }
+
+        return new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
     }
 
     /// <summary>
-    /// Hands every journaled record to <paramref name="write"/> and deletes the journal only if it succeeded.
-    /// Runs under the journal's lock so that nothing appended meanwhile is deleted unreplayed.
-    /// Returns the number of records replayed and the number of unreadable lines (a torn last line after a crash).
+    /// Hands every journaled record to <paramref name="write"/>, a batch at a time, and deletes the journal only if
+    /// every batch succeeded. The journal is moved aside under the lock first, so appends made meanwhile go to a fresh
+    /// file and are kept. It is read as it is written, so a journal that grew during a long outage costs one batch of
+    /// memory and one batch per transaction, however large it is. Returns the records replayed and the unreadable
+    /// lines skipped (a torn last line after a crash).
     /// </summary>
     public async Task<(int Replayed, int Skipped)> ReplayAsync(Func<IReadOnlyList<UsageRecord>, Task> write)
     {
-        // An async lock is not needed: replays are rare and appends wait on the same monitor only briefly
-        // before and after; the write itself happens with the records already read.
-        List<UsageRecord> records;
-        int skipped;
+        var aside = Path + ".replaying";
         lock (_lock)
         {
             if (!File.Exists(Path))
@@ -66,19 +68,36 @@ internal sealed class UsageLedgerJournal(string path)
                 return (0, 0);
             }
 
-            (records, skipped) = Read(Path);
-            // Move it aside so appends made while we write go to a fresh file and are kept.
-            File.Move(Path, Path + ".replaying", overwrite: false);
+            File.Move(Path, aside, overwrite: false);
         }
 
+        var replayed = 0;
+        var skipped = 0;
         try
         {
-            // One transaction per batch, not one for the whole journal: a journal that grew during a long outage
-            // must not become one huge transaction. A failure part-way puts every record back; the batches already
-            // written are upserts, so writing them again changes nothing.
-            foreach (var batch in records.Chunk(UsageLedgerWriter.MaxBatch))
+            // A failure part-way puts every record back; the batches already written are upserts, so writing them
+            // again changes nothing.
+            var batch = new List<UsageRecord>(UsageLedgerWriter.MaxBatch);
+            foreach (var line in File.ReadLines(aside))
             {
-                await write(batch);
+                if (Parse(line, ref skipped) is not { } record)
+                {
+                    continue;
+                }
+
+                batch.Add(record);
+                if (batch.Count == UsageLedgerWriter.MaxBatch)
+                {
+                    await write(batch.ToArray());
+                    replayed += batch.Count;
+                    batch.Clear();
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await write(batch.ToArray());
+                replayed += batch.Count;
             }
         }
         catch
@@ -87,8 +106,8 @@ internal sealed class UsageLedgerJournal(string path)
             throw;
         }
 
-        File.Delete(Path + ".replaying");
-        return (records.Count, skipped);
+        File.Delete(aside);
+        return (replayed, skipped);
     }
 
     /// <summary>A replay interrupted by a crash left a <c>.replaying</c> file: put its records back in line.</summary>
@@ -104,36 +123,33 @@ internal sealed class UsageLedgerJournal(string path)
                 return;
             }
 
-            // Bytes as they are, so nothing is lost to a re-serialisation.
-            AppendCore(File.ReadAllBytes(aside));
+            // Bytes as they are, so nothing is lost to a re-serialisation; copied as a stream, not read whole.
+            using (var source = File.OpenRead(aside))
+            using (var target = OpenForAppend())
+            {
+                source.CopyTo(target);
+                target.Flush(flushToDisk: true);
+            }
+
             File.Delete(aside);
         }
     }
 
-    private static (List<UsageRecord> Records, int Skipped) Read(string path)
+    private static UsageRecord? Parse(string line, ref int skipped)
     {
-        var records = new List<UsageRecord>();
-        var skipped = 0;
-        foreach (var line in File.ReadLines(path))
+        if (string.IsNullOrWhiteSpace(line))
         {
-            if (string.IsNullOrWhiteSpace(line))
-            {
-                continue;
-            }
-
-            try
-            {
-                if (JsonSerializer.Deserialize(line, UsageLedgerJsonContext.Default.UsageRecord) is { } record)
-                {
-                    records.Add(record);
-                }
-            }
-            catch (JsonException)
-            {
-                skipped++;
-            }
+            return null;
         }
 
-        return (records, skipped);
+        try
+        {
+            return JsonSerializer.Deserialize(line, UsageLedgerJsonContext.Default.UsageRecord);
+        }
+        catch (JsonException)
+        {
+            skipped++;
+            return null;
+        }
     }
 }

@@ -22,18 +22,24 @@ internal sealed class JsonBodyMeter(UsageWalker walker) : IResponseBodyMeter
 
     public ReadOnlyMemory<byte> OnWrite(ReadOnlyMemory<byte> chunk)
     {
-        if (_failed || chunk.IsEmpty)
+        Feed(chunk.Span);
+        return chunk;
+    }
+
+    /// <summary>Reads the next bytes of the document (also the data of a long SSE event, <see cref="SseBodyMeter"/>).</summary>
+    public void Feed(ReadOnlySpan<byte> span)
+    {
+        if (_failed || span.IsEmpty)
         {
-            return chunk;
+            return;
         }
 
-        var span = chunk.Span;
         if (_skippingString)
         {
             var end = SkipString(span);
             if (end < 0)
             {
-                return chunk;
+                return;
             }
 
             // The long string ended: the reader, whose state stopped before it, reads "" in its place.
@@ -44,7 +50,6 @@ internal sealed class JsonBodyMeter(UsageWalker walker) : IResponseBodyMeter
         }
 
         Scan(span);
-        return chunk;
     }
 
     public ReadOnlyMemory<byte> OnEnd() => ReadOnlyMemory<byte>.Empty;

@@ -8,24 +8,26 @@ namespace OpenAiRelay.Metering;
 /// arrives. In trim mode (the relay added <c>stream_options.include_usage</c> for a client that did not ask) each
 /// complete event is forwarded as soon as its blank line arrives, except the usage-only chunk, and the
 /// <c>"usage":null</c> the upstream then adds to every chunk is cut, so the client receives the stream it would have
-/// received without the relay. Only an incomplete event is ever held back.
+/// received without the relay. Only an incomplete event is ever held back, and at most <see cref="MaxHeldBytes"/> of it:
+/// a longer event (a Responses stream's <c>response.completed</c> carrying a base64 image) is read as it streams, its
+/// data fed to a <see cref="JsonBodyMeter"/>, so memory per stream stays bounded whatever one event holds.
 /// </summary>
 internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) : IResponseBodyMeter
 {
     /// <summary>
-    /// The largest incomplete event held back (as <see cref="JsonBodyMeter"/> caps a single token). A Responses stream
-    /// event can carry a base64 image of a few MB; an upstream that never ends an event must not grow the relay's
-    /// memory without bound. Past this, the event is passed on unmetered and metering resumes after its end.
+    /// The largest incomplete event held back (as <see cref="JsonBodyMeter"/> caps a single carried token). Past this
+    /// the event is streamed: passed on (in trim mode untrimmed, since the usage-only chunk it would cut is small) and
+    /// read incrementally, so its usage still counts.
     /// </summary>
-    public const int MaxHeldBytes = 64 * 1024 * 1024;
+    public const int MaxHeldBytes = 64 * 1024;
 
     // Held for the stream's whole life (1,000 open streams hold 1,000 of each), so each buffer is allocated only when
     // it is needed: _pending when an event is split across writes, _output only in trim mode, _payload only for an
     // event with several data lines (a single data line, what OpenAI sends, is read in place).
-    private readonly ArrayBufferWriter<byte> _pending = new();
+    private ArrayBufferWriter<byte> _pending = new();
     private ArrayBufferWriter<byte>? _output;
     private ArrayBufferWriter<byte>? _payload;
-    private bool _skippingEvent;
+    private StreamedEvent? _streamed;
 
     private ArrayBufferWriter<byte> Output => _output ??= new ArrayBufferWriter<byte>();
 
@@ -35,16 +37,21 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
     public ReadOnlyMemory<byte> OnWrite(ReadOnlyMemory<byte> chunk)
     {
         _output?.ResetWrittenCount();
-        if (_skippingEvent)
+        if (_streamed is { } streamed)
         {
-            // The rest of an oversized event passes untouched; metering resumes with the next event.
-            var end = EventEnd(chunk.Span);
+            // The rest of a long event passes untouched while its data is read; held mode resumes with the next event.
+            var end = streamed.Feed(chunk.Span);
             if (end < 0)
             {
-                return chunk;
+                if (trimInjectedUsage)
+                {
+                    Output.Write(chunk.Span);
+                }
+
+                return trimInjectedUsage ? Output.WrittenMemory : chunk;
             }
 
-            _skippingEvent = false;
+            _streamed = null;
             if (trimInjectedUsage)
             {
                 Output.Write(chunk.Span[..end]);
@@ -86,14 +93,17 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
 
         if (_pending.WrittenCount > MaxHeldBytes)
         {
-            // Give up on this event: in trim mode release what was held (observe mode already passed it on).
+            // Stream this event from here: read what was held (it holds no event end), release it in trim mode
+            // (observe mode already passed it on), and let go of the buffer so a stream never keeps a large one.
+            var streamed = new StreamedEvent(walker);
+            streamed.Feed(_pending.WrittenSpan);
             if (trimInjectedUsage)
             {
                 Output.Write(_pending.WrittenSpan);
             }
 
-            _pending.Clear();
-            _skippingEvent = true;
+            _pending = new ArrayBufferWriter<byte>();
+            _streamed = streamed;
         }
     }
 
@@ -256,5 +266,115 @@ internal sealed class SseBodyMeter(UsageWalker walker, bool trimInjectedUsage) :
         }
 
         return (start, end);
+    }
+
+    /// <summary>
+    /// One event read as it streams: the SSE lines are parsed byte by byte across writes, and the data of its
+    /// <c>data:</c> lines goes to a <see cref="JsonBodyMeter"/> (which carries at most one short token and skips long
+    /// strings), so nothing of the event is held.
+    /// </summary>
+    private sealed class StreamedEvent
+    {
+        private static ReadOnlySpan<byte> DataField => "data:"u8;
+
+        private readonly JsonBodyMeter _json;
+        private LineState _state = LineState.Start;
+        private int _fieldMatched;
+        private bool _lineHadByte;
+        private int _dataLines;
+
+        public StreamedEvent(UsageWalker walker)
+        {
+            walker.BeginEvent();
+            _json = new JsonBodyMeter(walker);
+        }
+
+        private enum LineState
+        {
+            Start,
+            Field,
+            Data,
+            Other,
+        }
+
+        /// <summary>Reads the next bytes of the event; returns the offset just past its terminating blank line, or -1.</summary>
+        public int Feed(ReadOnlySpan<byte> bytes)
+        {
+            var position = 0;
+            while (position < bytes.Length)
+            {
+                if (_state == LineState.Data)
+                {
+                    // The bulk of a long event: hand the line's bytes over in one piece (a trailing \r is JSON whitespace).
+                    var lineEnd = bytes[position..].IndexOf((byte)'\n');
+                    var data = lineEnd < 0 ? bytes[position..] : bytes.Slice(position, lineEnd);
+                    _json.Feed(data);
+                    if (lineEnd < 0)
+                    {
+                        return -1;
+                    }
+
+                    position += lineEnd + 1;
+                    _state = LineState.Start;
+                    _lineHadByte = false;
+                    continue;
+                }
+
+                var b = bytes[position++];
+                if (b == (byte)'\n')
+                {
+                    if (_state == LineState.Start && !_lineHadByte)
+                    {
+                        return position;
+                    }
+
+                    _state = LineState.Start;
+                    _lineHadByte = false;
+                    continue;
+                }
+
+                switch (_state)
+                {
+                    case LineState.Start when b == (byte)'\r' && !_lineHadByte:
+                        // Maybe the blank line of "\r\n\r\n"; decided by the next byte.
+                        _lineHadByte = false;
+                        _state = LineState.Start;
+                        continue;
+                    case LineState.Start:
+                        _lineHadByte = true;
+                        _fieldMatched = 0;
+                        _state = LineState.Field;
+                        goto case LineState.Field;
+                    case LineState.Field:
+                        if (b != DataField[_fieldMatched])
+                        {
+                            _state = LineState.Other;
+                            continue;
+                        }
+
+                        if (++_fieldMatched == DataField.Length)
+                        {
+                            if (_dataLines++ > 0)
+                            {
+                                _json.Feed("\n"u8);
+                            }
+
+                            // One optional space after the colon belongs to the field syntax, not the data.
+                            if (position < bytes.Length && bytes[position] == (byte)' ')
+                            {
+                                position++;
+                            }
+
+                            _state = LineState.Data;
+                        }
+
+                        continue;
+                    default:
+                        continue;
+                }
+            }
+
+            return -1;
+        }
     }
 }

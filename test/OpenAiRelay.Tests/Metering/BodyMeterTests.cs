@@ -81,4 +81,57 @@ public sealed class BodyMeterTests
         var (output, _) = Run("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]", trim: true, seed: 3);
         Assert.Equal("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]", output);
     }
+
+    /// <summary>A Responses stream whose <c>response.completed</c> carries a base64 image: the event is megabytes long.</summary>
+    private static string LongResponsesStream(int imageBytes, string newline = "\n")
+    {
+        var image = new string('A', imageBytes);
+        return string.Join(newline + newline,
+            "event: response.created" + newline + "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"usage\":null}}",
+            "event: response.completed" + newline + "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"model\":\"gpt-image-1\","
+                + "\"output\":[{\"type\":\"image_generation_call\",\"result\":\"" + image + "\"}],"
+                + "\"usage\":{\"input_tokens\":50,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":4160,\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":4210}}}",
+            string.Empty);
+    }
+
+    [Theory]
+    [InlineData(false, 1, "\n")]
+    [InlineData(false, 2, "\r\n")]
+    [InlineData(true, 3, "\n")]
+    [InlineData(true, 4, "\r\n")]
+    public void ALongEvent_IsReadAsItStreams_NeverHeld_AndItsUsageCounts(bool trim, int seed, string newline)
+    {
+        var body = Encoding.UTF8.GetBytes(LongResponsesStream(8 * 1024 * 1024, newline));
+        var walker = new UsageWalker();
+        var meter = new SseBodyMeter(walker, trim);
+        var random = new Random(seed);
+        var output = new MemoryStream();
+        for (var position = 0; position < body.Length;)
+        {
+            var size = Math.Min(body.Length - position, random.Next(1, 16 * 1024));
+            output.Write(meter.OnWrite(body.AsMemory(position, size).ToArray()).Span);
+            Assert.True(meter.HeldBytes <= SseBodyMeter.MaxHeldBytes + (16 * 1024), $"holding {meter.HeldBytes} bytes");
+            position += size;
+        }
+
+        output.Write(meter.OnEnd().Span);
+        Assert.Equal(body, output.ToArray());
+        Assert.Equal(new TokenUsage(50, 0, 4160, 0), walker.Usage);
+        Assert.Equal("resp_1", walker.ResponseId);
+        Assert.Equal("completed", walker.ResponseStatus);
+        Assert.False(walker.UsageRejected);
+    }
+
+    [Fact]
+    public void TrimMode_StillCutsTheUsageChunk_AfterALongEvent()
+    {
+        var longDelta = new string('x', 200 * 1024);
+        var stream = ChatStream.Replace("\"content\":\"Hello\"", "\"content\":\"" + longDelta + "\"", StringComparison.Ordinal);
+        var (output, walker) = Run(stream, trim: true, seed: 5);
+        Assert.Equal(new TokenUsage(9, 0, 2, 0), walker.Usage);
+        // The long chunk passed as it came (its "usage":null kept); the usage-only chunk after it is still cut.
+        Assert.Contains("\"usage\":null,\"obfuscation\"", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("prompt_tokens", output, StringComparison.Ordinal);
+        Assert.EndsWith("data: [DONE]\n\n", output, StringComparison.Ordinal);
+    }
 }

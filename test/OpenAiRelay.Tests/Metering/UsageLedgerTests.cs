@@ -97,6 +97,41 @@ public sealed class UsageLedgerTests
     }
 
     [Fact]
+    public async Task JournalReplay_FailingPartWay_KeepsEveryRecord_AndWhatWasAppendedMeanwhile()
+    {
+        using var directory = new TempDataDirectory();
+        var journal = new UsageLedgerJournal(directory.File(UsageLedgerJournal.FileName));
+        journal.Append(Enumerable.Range(0, 1_200).Select(i => UsageRecords.InFlight("req_" + i)).ToList());
+        var calls = 0;
+
+        await Assert.ThrowsAsync<IOException>(() => journal.ReplayAsync(records =>
+        {
+            // The database fails on the second batch, after a record was journaled while the replay ran.
+            if (++calls == 2)
+            {
+                journal.Append([UsageRecords.InFlight("req_meanwhile")]);
+                throw new IOException("database gone");
+            }
+
+            return Task.CompletedTask;
+        }));
+
+        Assert.True(journal.HasPending);
+        Assert.False(File.Exists(journal.Path + ".replaying"));
+        var ids = new List<string>();
+        var (replayed, skipped) = await journal.ReplayAsync(records =>
+        {
+            ids.AddRange(records.Select(r => r.RequestId));
+            return Task.CompletedTask;
+        });
+
+        Assert.Equal((1_201, 0), (replayed, skipped));
+        Assert.Equal(1_201, ids.Distinct().Count());
+        Assert.Contains("req_meanwhile", ids);
+        Assert.False(journal.HasPending);
+    }
+
+    [Fact]
     public async Task DatabaseLocked_LedgerTurnsUnhealthy_JournalsAndRecoversWhenFree()
     {
         using var directory = new TempDataDirectory();
