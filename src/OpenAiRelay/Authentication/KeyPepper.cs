@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using OpenAiRelay.Configuration;
+using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Authentication;
 
@@ -31,7 +32,7 @@ internal sealed class KeyPepper
         var path = Path.Combine(dataDirectory, FileName);
         try
         {
-            Directory.CreateDirectory(dataDirectory);
+            OwnerOnly.Directory(dataDirectory);
             if (!File.Exists(path))
             {
                 TryCreate(path);

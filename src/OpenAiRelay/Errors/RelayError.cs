@@ -20,6 +20,11 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
         "The request path contains an encoded slash, backslash, NUL or dot segment, which the relay does not forward.",
         ShouldRetry: false);
 
+    public static readonly RelayError MethodNotAllowed = new(
+        StatusCodes.Status405MethodNotAllowed, "invalid_request_error", "method_not_allowed",
+        "The relay does not forward TRACE, TRACK or CONNECT requests.",
+        ShouldRetry: false);
+
     public static readonly RelayError NotFound = new(
         StatusCodes.Status404NotFound, "invalid_request_error", "not_found",
         "Unknown path. The relay serves the OpenAI API under /v1/ (set your SDK's base URL to https://<relay>/v1).",
@@ -32,6 +37,11 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
     public static readonly RelayError UpstreamFailed = new(
         StatusCodes.Status502BadGateway, "server_error", "upstream_error",
         "The upstream API failed while answering this request.");
+
+    /// <summary>An upstream error whose body the relay could not check for its key (too large, or an unknown encoding).</summary>
+    public static RelayError UpstreamErrorWithheld(int status) => new(
+        status, "server_error", "upstream_error",
+        "The upstream API answered with an error whose body the relay could not check for secrets, so it is withheld.");
 
     public static readonly RelayError UpstreamAuthFailed = new(
         StatusCodes.Status502BadGateway, "server_error", "upstream_auth_failed",

@@ -46,6 +46,11 @@ internal static class RelayErrorWriter
             response.Headers.WWWAuthenticate = "Bearer realm=\"openai-relay\"";
         }
 
+        if (error.StatusCode == StatusCodes.Status405MethodNotAllowed)
+        {
+            response.Headers.Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+        }
+
         return response.Body.WriteAsync(Serialize(error), context.RequestAborted).AsTask();
     }
 

@@ -22,16 +22,41 @@ internal sealed class UpstreamTransformer : HttpTransformer
         "X-Real-IP", "X-Original-URL", "X-Rewrite-URL", "X-Original-Host", "X-Host",
     ];
 
-    /// <summary>Upstream headers a client must not see: cookies of the upstream's edge and the shared account's ids.</summary>
-    private static readonly string[] s_strippedResponseHeaders = [HeaderNames.SetCookie, "openai-organization", "openai-project"];
+    /// <summary>
+    /// Upstream response headers that never reach the client, by family (docs/threat-model.md, E10-E12): they either
+    /// name the shared account, or would make the relay's own origin (or the nginx in front of it) do what the
+    /// upstream says. Hop-by-hop headers are already dropped by YARP. Kept on purpose: CORS, rate-limit, request-id and
+    /// processing-time headers (SDKs read them), <c>Content-Security-Policy</c> (it can only restrict).
+    /// </summary>
+    private static readonly string[] s_strippedResponseHeaders =
+    [
+        // The upstream edge's cookies, for the relay's origin.
+        HeaderNames.SetCookie, "Set-Cookie2",
+        // The shared account's ids.
+        "openai-organization", "openai-project", "x-openai-organization", "x-openai-project",
+        // Instructions to nginx: an internal redirect, a cache lifetime, a download throttle, a charset. The relay
+        // sets its own X-Accel-Buffering on event streams.
+        "X-Accel-Redirect", "X-Accel-Expires", "X-Accel-Limit-Rate", "X-Accel-Charset", "X-Accel-Buffering",
+        // Browser policy for the relay's origin is the operator's: HSTS pinned to the relay's name, alternative
+        // services (another host for this origin), network-error reports sent to the upstream's collector, wiping the
+        // origin's storage (the console's session).
+        HeaderNames.StrictTransportSecurity, "Alt-Svc", "NEL", "Report-To", "Reporting-Endpoints", "Clear-Site-Data",
+        // The upstream's internal timings.
+        "Server-Timing",
+    ];
+
+    /// <summary>The largest upstream error body the relay reads to scrub; a larger one is withheld.</summary>
+    public const int MaxErrorBodyBytes = 1024 * 1024;
 
     private readonly string _authorization;
+    private readonly SecretScrubber _scrubber;
     private readonly string? _organization;
     private readonly string? _project;
 
     public UpstreamTransformer(UpstreamOptions options)
     {
         _authorization = "Bearer " + options.ApiKey!.Trim();
+        _scrubber = new SecretScrubber(options.ApiKey.Trim());
         _organization = string.IsNullOrWhiteSpace(options.Organization) ? null : options.Organization.Trim();
         _project = string.IsNullOrWhiteSpace(options.Project) ? null : options.Project.Trim();
     }
@@ -93,6 +118,15 @@ internal sealed class UpstreamTransformer : HttpTransformer
             responseHeaders.Remove(name);
         }
 
+        if ((int)proxyResponse.StatusCode >= 400)
+        {
+            // An error may quote the server's key (a 403 "Incorrect API key provided: sk-proj-...", a 400 echoing the
+            // Authorization header), whatever its status: its headers and body are scrubbed before the client sees them.
+            ScrubHeaders(responseHeaders);
+            await WriteScrubbedBodyAsync(httpContext, proxyResponse, cancellationToken);
+            return false;
+        }
+
         if (proxyResponse.Headers.TryGetValues("x-request-id", out var requestIds))
         {
             httpContext.Features.Set<IUpstreamResponseFeature>(new UpstreamResponse(requestIds.FirstOrDefault()));
@@ -106,6 +140,94 @@ internal sealed class UpstreamTransformer : HttpTransformer
         }
 
         return copyBody;
+    }
+
+    private void ScrubHeaders(IHeaderDictionary headers)
+    {
+        List<string>? tainted = null;
+        foreach (var (name, values) in headers)
+        {
+            if (values.Any(value => value is not null && _scrubber.Contains(value)))
+            {
+                (tainted ??= []).Add(name);
+            }
+        }
+
+        foreach (var name in tainted ?? [])
+        {
+            headers[name] = new Microsoft.Extensions.Primitives.StringValues(headers[name].Select(value => value is null ? null : _scrubber.Scrub(value)).ToArray());
+        }
+    }
+
+    /// <summary>
+    /// Reads an upstream error body (bounded, decoded when the client had accepted gzip, br or deflate), removes any
+    /// piece of the key and writes it uncompressed. Latin-1 maps bytes to characters one to one, so a body without
+    /// the key goes out byte for byte. A body too large or in an encoding the relay cannot read is withheld.
+    /// </summary>
+    private async Task WriteScrubbedBodyAsync(HttpContext context, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
+    {
+        var response = context.Response;
+        byte[]? body;
+        try
+        {
+            body = await ReadErrorBodyAsync(proxyResponse.Content, cancellationToken);
+        }
+        catch (InvalidDataException)
+        {
+            body = null;
+        }
+
+        if (body is null)
+        {
+            await RelayErrorWriter.WriteAsync(context, RelayError.UpstreamErrorWithheld(response.StatusCode));
+            return;
+        }
+
+        var text = System.Text.Encoding.Latin1.GetString(body);
+        var scrubbed = _scrubber.Scrub(text);
+        if (!ReferenceEquals(scrubbed, text))
+        {
+            body = System.Text.Encoding.Latin1.GetBytes(scrubbed);
+        }
+
+        response.Headers.Remove(HeaderNames.ContentEncoding);
+        response.ContentLength = body.Length;
+        await response.Body.WriteAsync(body, cancellationToken);
+    }
+
+    private static async Task<byte[]?> ReadErrorBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        var encodings = content.Headers.ContentEncoding;
+        var raw = await content.ReadAsStreamAsync(cancellationToken);
+        await using var decoded = encodings.Count == 0 ? raw
+            : encodings.Count > 1 ? null
+            : encodings.First().ToLowerInvariant() switch
+            {
+                "gzip" or "x-gzip" => new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress),
+                "br" => new System.IO.Compression.BrotliStream(raw, System.IO.Compression.CompressionMode.Decompress),
+                "deflate" => new System.IO.Compression.ZLibStream(raw, System.IO.Compression.CompressionMode.Decompress),
+                "identity" => raw,
+                _ => (Stream?)null,
+            };
+        if (decoded is null)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await decoded.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxErrorBodyBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
     }
 
     /// <summary>

@@ -18,11 +18,21 @@ internal static class RequestTargetFilter
     public static IApplicationBuilder UseRequestTargetFilter(this IApplicationBuilder app)
         => app.Use(static (context, next) =>
         {
+            // TRACE (and IIS's TRACK) would come back from an upstream that honours it with the server's key in the
+            // echoed headers; CONNECT is no API call. None is forwarded.
+            if (IsRefusedMethod(context.Request.Method))
+            {
+                return RelayErrorWriter.RefuseAsync(context, RelayError.MethodNotAllowed);
+            }
+
             var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
             return rawTarget is not null && IsRefused(rawTarget)
                 ? RelayErrorWriter.RefuseAsync(context, RelayError.BadRequestTarget)
                 : next(context);
         });
+
+    public static bool IsRefusedMethod(string method)
+        => HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method) || method.Equals("TRACK", StringComparison.OrdinalIgnoreCase);
 
     public static bool IsRefused(ReadOnlySpan<char> rawTarget)
     {
@@ -53,8 +63,10 @@ internal static class RequestTargetFilter
 
         foreach (var range in path.Split('/'))
         {
+            // A dot segment, also with a matrix parameter (/..;/ is /../ to servers that strip parameters first).
             var segment = path[range];
-            if (segment is "." or "..")
+            var parameter = segment.IndexOf(';');
+            if ((parameter < 0 ? segment : segment[..parameter]) is "." or "..")
             {
                 return true;
             }

@@ -45,10 +45,16 @@ internal sealed class UsageLedgerJournal(string path)
         var directory = System.IO.Path.GetDirectoryName(Path);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            OwnerOnly.Directory(directory);
         }
 
-        return new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnly.FileMode;
+        }
+
+        return new FileStream(Path, options);
     }
 
     /// <summary>

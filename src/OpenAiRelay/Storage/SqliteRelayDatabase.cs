@@ -79,10 +79,20 @@ internal sealed class SqliteRelayDatabase : RelayDatabase
         var directory = System.IO.Path.GetDirectoryName(Path);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            OwnerOnly.Directory(directory);
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
+        await using (var connection = await OpenAsync(cancellationToken))
+        {
+            await CheckWritableAsync(connection, cancellationToken);
+        }
+
+        // The file and its WAL and shared-memory companions exist now (SQLite made them with the umask).
+        OwnerOnly.Files(Path, Path + "-wal", Path + "-shm");
+    }
+
+    private async Task CheckWritableAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
         // journal_mode=WAL is stored in the file; setting it also proves the file is a database.
         using (var wal = Command(connection, "PRAGMA journal_mode=WAL;"))
         {

@@ -102,11 +102,27 @@ internal static class OpenAiErrors
     /// <summary>The body for an injected <c>x-fake-status</c>, chosen by status and <c>x-fake-error-code</c>.</summary>
     public static async Task WriteFaultAsync(HttpContext context, int status, string? code)
     {
+        var authorization = context.Request.Headers.Authorization.ToString();
+        var presented = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..] : authorization;
+        switch (code)
+        {
+            // What a misconfigured or OpenAI-compatible service does: quote the key (masked, as OpenAI does) in an
+            // error that is not a 401, or echo the Authorization header whole, in the body and a header.
+            case "incorrect_api_key":
+                await WriteAsync(
+                    context, status, $"Incorrect API key provided: {Mask(presented)}. You can find your API key at https://platform.openai.com/account/api-keys.",
+                    "invalid_request_error", null, "invalid_api_key");
+                return;
+            case "echo_authorization":
+                context.Response.Headers["x-echo-authorization"] = authorization;
+                await WriteAsync(context, status, $"Malformed request. Headers received: Authorization: {authorization}", "invalid_request_error", null, code);
+                return;
+        }
+
         switch (status)
         {
             case StatusCodes.Status401Unauthorized:
-                var key = context.Request.Headers.Authorization.ToString();
-                await IncorrectApiKeyAsync(context, key.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? key[7..] : key);
+                await IncorrectApiKeyAsync(context, presented);
                 return;
             case StatusCodes.Status403Forbidden:
                 await WriteRawAsync(context, status, Forbidden.ToArray());
@@ -172,8 +188,12 @@ internal static class OpenAiErrors
     }
 
     /// <summary>OpenAI echoes a wrong key masked (<c>sk-abc***...wxyz</c>), never in full.</summary>
-    private static string Mask(string key) =>
-        key.Length <= 8 ? key : string.Concat(key.AsSpan(0, 3), new string('*', key.Length - 7), key.AsSpan(key.Length - 4));
+    /// <summary>As OpenAI masks a key in its messages: project keys keep their <c>sk-proj-</c> prefix, all keep the last 4.</summary>
+    private static string Mask(string key)
+    {
+        var shown = key.StartsWith("sk-proj-", StringComparison.Ordinal) ? 8 : 3;
+        return key.Length <= shown + 4 ? key : string.Concat(key.AsSpan(0, shown), new string('*', key.Length - shown - 4), key.AsSpan(key.Length - 4));
+    }
 
     /// <summary>Reads the <c>model</c> of a small JSON body (which the fault answer replaces anyway) for a realistic message.</summary>
     private static async Task<string> PeekModelAsync(HttpRequest request)

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Net;
+using FakeOpenAi;
+using OpenAiRelay.Tests.Infrastructure;
+
+namespace OpenAiRelay.Tests.Deployment;
+
+/// <summary>
+/// Response headers addressed to nginx, sent by an upstream, through the shipped site and the relay: nginx neither
+/// follows an internal redirect nor throttles the download, and the client sees none of them.
+/// </summary>
+public sealed class NginxUpstreamHeaderTests(NginxRelayStack stack) : IClassFixture<NginxRelayStack>
+{
+    [Fact]
+    public async Task XAccelRedirectAndLimitRate_FromTheUpstream_AreNeitherFollowedNorPassedOn()
+    {
+        stack.Fake.Faults.Enqueue(new FakeFault
+        {
+            PathPrefix = "/v1/files/file-size-262144/content",
+            Headers = new Dictionary<string, string>
+            {
+                ["X-Accel-Redirect"] = "/internal/secret",
+                ["X-Accel-Limit-Rate"] = "1",
+                ["X-Accel-Expires"] = "86400",
+            },
+        });
+        using var client = stack.CreateClient();
+        var watch = Stopwatch.StartNew();
+        using var response = await client.GetAsync(new Uri("v1/files/file-size-262144/content", UriKind.Relative)).DefaultTimeout();
+        var body = await response.Content.ReadAsByteArrayAsync();
+        watch.Stop();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // The file itself, not what an internal redirect to /internal/secret would have served.
+        Assert.Equal(262_144, body.Length);
+        Assert.Equal(FakeContent.Sha256(262_144), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)));
+        // At one byte a second this would take three days; bounded generously, it is not the assertion's point.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
+        Assert.False(response.Headers.NonValidated.Contains("X-Accel-Redirect"));
+        Assert.False(response.Headers.NonValidated.Contains("X-Accel-Limit-Rate"));
+        Assert.False(response.Headers.NonValidated.Contains("X-Accel-Expires"));
+    }
+
+    [Fact]
+    public void TheShippedSite_IgnoresEveryAccelHeaderButBuffering()
+    {
+        var site = File.ReadAllText(NginxSite.ShippedPath);
+        var line = site.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("proxy_ignore_headers", StringComparison.Ordinal));
+        foreach (var name in new[] { "X-Accel-Redirect", "X-Accel-Expires", "X-Accel-Limit-Rate", "X-Accel-Charset" })
+        {
+            Assert.Contains(name, line, StringComparison.Ordinal);
+        }
+
+        // The relay's own "X-Accel-Buffering: no" on event streams must keep working.
+        Assert.DoesNotContain("X-Accel-Buffering", line, StringComparison.Ordinal);
+    }
+}
