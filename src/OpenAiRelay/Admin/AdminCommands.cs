@@ -35,7 +35,7 @@ internal static class AdminCommands
             {
                 if (!DurationText.TryParse(text, out var parsed))
                 {
-                    throw new AdminUsageException("--expires-in must look like 90m, 12h, 30d or 4w");
+                    throw new AdminUsageException("--expires-in must look like 90m, 12h, 30d or 4w, at most 100 years");
                 }
 
                 lifetime = parsed;

@@ -93,7 +93,7 @@ internal static partial class AdminEndpoints
         {
             if (!DurationText.TryParse(expiresIn, out var parsed))
             {
-                return Error(context, AdminErrors.BadRequest("expires_in must look like 90m, 12h, 30d or 4w."));
+                return Error(context, AdminErrors.BadRequest("expires_in must look like 90m, 12h, 30d or 4w, at most 100 years."));
             }
 
             lifetime = parsed;

@@ -56,27 +56,19 @@ internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : 
     private void Scan()
     {
         var data = _window.AsSpan(0, _length);
-        var field = data.IndexOf(QuotedFieldName);
-        var nameLength = QuotedFieldName.Length;
-        if (field < 0)
-        {
-            field = data.IndexOf(BareFieldName);
-            nameLength = BareFieldName.Length - 2;
-        }
-
-        if (field < 0)
+        if ((FindModelField(data, QuotedFieldName, QuotedFieldName.Length) ?? FindModelField(data, BareFieldName, BareFieldName.Length - 2)) is not { } afterName)
         {
             return;
         }
 
-        var afterName = data[(field + nameLength)..];
-        var headersEnd = afterName.IndexOf("\r\n\r\n"u8);
+        var rest = data[afterName..];
+        var headersEnd = rest.IndexOf("\r\n\r\n"u8);
         if (headersEnd < 0)
         {
             return;
         }
 
-        var value = afterName[(headersEnd + 4)..];
+        var value = rest[(headersEnd + 4)..];
         var valueEnd = value.IndexOf("\r\n"u8);
         if (valueEnd < 0)
         {
@@ -90,5 +82,64 @@ internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : 
         }
 
         _done = true;
+    }
+
+    /// <summary>
+    /// The offset just after the <c>name</c> parameter of the part named <c>model</c>: a parameter of a
+    /// <c>Content-Disposition</c> header line, preceded by <c>;</c> or whitespace (so <c>filename="model"</c> is not
+    /// it), in a part that is not a file.
+    /// </summary>
+    private static int? FindModelField(ReadOnlySpan<byte> data, ReadOnlySpan<byte> pattern, int nameLength)
+    {
+        for (var from = 0; from < data.Length;)
+        {
+            var found = data[from..].IndexOf(pattern);
+            if (found < 0)
+            {
+                return null;
+            }
+
+            var at = from + found;
+            from = at + 1;
+            if (at == 0 || data[at - 1] is not ((byte)';' or (byte)' ' or (byte)'\t'))
+            {
+                continue;
+            }
+
+            var lineStart = data[..at].LastIndexOf("\n"u8) + 1;
+            var lineEnd = data[at..].IndexOf("\r\n"u8);
+            var line = lineEnd < 0 ? data[lineStart..] : data[lineStart..(at + lineEnd)];
+            if (!line.StartsWith("Content-Disposition:"u8) && !StartsWithIgnoreCase(line, "content-disposition:"u8))
+            {
+                continue;
+            }
+
+            if (line.IndexOf("filename"u8) >= 0)
+            {
+                continue;
+            }
+
+            return at + nameLength;
+        }
+
+        return null;
+    }
+
+    private static bool StartsWithIgnoreCase(ReadOnlySpan<byte> line, ReadOnlySpan<byte> lowerPrefix)
+    {
+        if (line.Length < lowerPrefix.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < lowerPrefix.Length; i++)
+        {
+            if ((line[i] | 0x20) != lowerPrefix[i] && line[i] != lowerPrefix[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

@@ -54,19 +54,31 @@ internal sealed class ClientKeyStore(RelayDatabase database)
     }
 
     /// <summary>Revokes the live key with this name or key id. Returns the revoked keys (none when nothing matched).</summary>
+    private async Task<List<StoredClientKey>> SelectLiveAsync(
+        System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string column, string value, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var keys = new List<StoredClientKey>();
+        using var select = database.Command(connection, "SELECT " + Columns + " FROM client_keys WHERE revoked_at IS NULL AND " + column + " = @value;", transaction)
+            .With("@value", value);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(Read(reader) with { RevokedAt = now });
+        }
+
+        return keys;
+    }
+
     public async Task<IReadOnlyList<StoredClientKey>> RevokeAsync(string nameOrKeyId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var revoked = new List<StoredClientKey>();
-        using (var select = database.Command(connection, "SELECT " + Columns + " FROM client_keys WHERE revoked_at IS NULL AND (key_id = @value OR name = @value);", transaction)
-            .With("@value", nameOrKeyId))
-        await using (var reader = await select.ExecuteReaderAsync(cancellationToken))
+        // A key id names exactly one key; only when no live key has it is the value a name. Matching both at once
+        // revoked two keys when one key's name was another's id (a name anyone creating a key can choose).
+        var revoked = await SelectLiveAsync(connection, transaction, "key_id", nameOrKeyId, now, cancellationToken);
+        if (revoked.Count == 0)
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                revoked.Add(Read(reader) with { RevokedAt = now });
-            }
+            revoked = await SelectLiveAsync(connection, transaction, "name", nameOrKeyId, now, cancellationToken);
         }
 
         using var update = database.Command(connection, "UPDATE client_keys SET revoked_at = @now WHERE revoked_at IS NULL AND key_id = @key_id;", transaction)

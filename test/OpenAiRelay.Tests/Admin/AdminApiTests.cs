@@ -45,6 +45,19 @@ public sealed class AdminApiTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task AnExpiryBeyondRange_Is400_NotA500()
+    {
+        using var directory = new TempDataDirectory();
+        await using var relay = await StartAsync(directory.Path);
+        foreach (var expiresIn in new[] { "10675199.00:00:00", "100000w" })
+        {
+            using var response = await relay.SendAsync(HttpMethod.Post, "/admin/keys", AdminToken, JsonContent.Create(new { name = "far", expires_in = expiresIn }));
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("100 years", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task CreateListRevoke_AndTheKeyWorksUntilRevoked()
     {
         using var directory = new TempDataDirectory();

@@ -110,4 +110,34 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
         Assert.Null(await _authenticator.AuthenticateAsync(wrongSecret, default));
         Assert.Equal(2, _authenticator.Lookups);
     }
+
+    [Fact]
+    public async Task Revoke_ByAKeyId_RevokesThatKeyOnly_EvenWhenAnotherKeyIsNamedLikeIt()
+    {
+        var victim = await _admin.CreateAsync("victim", null, default);
+        // Anyone who can create a key may name it after another key's id (it is printed in every log line).
+        var decoy = await _admin.CreateAsync(victim.Key.KeyId, null, default);
+
+        var first = await _admin.RevokeAsync(victim.Key.KeyId, default);
+        Assert.Equal([victim.Key.KeyId], first.Select(k => k.KeyId));
+        Assert.NotNull(await _authenticator.AuthenticateAsync(decoy.Token, default));
+
+        // With no live key of that id left, the value is a name.
+        var second = await _admin.RevokeAsync(victim.Key.KeyId, default);
+        Assert.Equal([decoy.Key.KeyId], second.Select(k => k.KeyId));
+
+        var third = await _admin.CreateAsync("third", null, default);
+        Assert.Equal([third.Key.KeyId], (await _admin.RevokeAsync(OpenAiRelay.Authentication.ClientKeyToken.LabelFor(third.Key.KeyId), default)).Select(k => k.KeyId));
+    }
+
+    [Theory]
+    [InlineData("10675199.00:00:00")]
+    [InlineData("36526d")]
+    [InlineData("100000w")]
+    public void AnExpiryPastAHundredYears_IsRefused_NotAnOverflow(string text)
+    {
+        Assert.False(OpenAiRelay.Admin.DurationText.TryParse(text, out _));
+        Assert.True(OpenAiRelay.Admin.DurationText.TryParse("36525d", out var longest));
+        Assert.Equal(OpenAiRelay.Admin.DurationText.Max, longest);
+    }
 }

@@ -29,4 +29,26 @@ public sealed class MultipartModelSnifferTests
         Assert.Equal(body, copy.ToArray());
         Assert.Equal("whisper-1", meter.RequestedModel);
     }
+
+    [Fact]
+    public async Task AFileNamedModel_IsNotTheModelField()
+    {
+        // filename="model" contains name="model"; only a Content-Disposition name parameter of a non-file part counts.
+        var body = Encoding.UTF8.GetBytes(
+            "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model\"\r\nContent-Type: audio/mpeg\r\n\r\n"
+            + "gpt-evil\r\n--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--b--\r\n");
+        Assert.Equal("whisper-1", await SniffAsync(body));
+
+        var fileOnly = Encoding.UTF8.GetBytes(
+            "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model\"\r\n\r\ngpt-evil\r\n--b--\r\n");
+        Assert.Null(await SniffAsync(fileOnly));
+    }
+
+    private static async Task<string?> SniffAsync(byte[] body)
+    {
+        var meter = new RequestMeter("/audio/transcriptions", expectsUsage: true);
+        using var sniffer = new MultipartModelSniffer(new MemoryStream(body), meter);
+        await sniffer.CopyToAsync(Stream.Null);
+        return meter.RequestedModel;
+    }
 }
