@@ -97,6 +97,16 @@ internal sealed class UpstreamTransformer : HttpTransformer
     public override async ValueTask<bool> TransformResponseAsync(
         HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        if (proxyResponse?.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols
+            && httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() is not { IsUpgradableRequest: true })
+        {
+            // A switch the client never asked for (a 101 to a plain POST) would hand the client a raw connection to
+            // the upstream. It is the upstream's failure, answered as one.
+            httpContext.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.UpstreamError);
+            await RelayErrorWriter.WriteAsync(httpContext, RelayError.UpstreamFailed);
+            return false;
+        }
+
         if (proxyResponse?.StatusCode == System.Net.HttpStatusCode.Unauthorized)
         {
             // The upstream rejected the server's key. Its message quotes part of that key, so it never reaches a
