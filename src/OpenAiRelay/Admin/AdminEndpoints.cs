@@ -28,8 +28,22 @@ internal static partial class AdminEndpoints
         var admin = endpoints.MapGroup("/admin");
         admin.AddEndpointFilter(async (context, next) =>
         {
+            // Failed admin tokens count against the same per-address allowance as failed client tokens: a throttled
+            // address is refused before its token is looked at, and a guess past the allowance gets 429 too.
             var http = context.HttpContext;
-            return IsAdmin(http.Request, expected) ? await next(context) : Error(http, AdminErrors.Unauthorized);
+            var throttle = http.RequestServices.GetRequiredService<FailedAuthThrottle>();
+            var address = http.Connection.RemoteIpAddress;
+            if (throttle.RetryAfter(address) is { } throttled)
+            {
+                return Throttled(http, throttled);
+            }
+
+            if (IsAdmin(http.Request, expected))
+            {
+                return await next(context);
+            }
+
+            return throttle.Failed(address) is { } wait ? Throttled(http, wait) : Error(http, AdminErrors.Unauthorized);
         });
 
         admin.MapPost("/keys", CreateKeyAsync);
@@ -196,6 +210,12 @@ internal static partial class AdminEndpoints
         }
 
         return Results.Text(Encoding.UTF8.GetString(buffer.WrittenSpan), "application/json", Encoding.UTF8, status);
+    }
+
+    private static IResult Throttled(HttpContext context, TimeSpan retryAfter)
+    {
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Error(context, RelayError.AuthThrottled);
     }
 
     private static IResult Error(HttpContext context, RelayError error)

@@ -45,6 +45,29 @@ public sealed class AdminApiTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task FailedAdminTokens_AreThrottledPerAddress_LikeClientTokens()
+    {
+        using var directory = new TempDataDirectory();
+        await using var relay = await StartAsync(directory.Path, new Dictionary<string, string?> { ["Relay:Limits:FailedAuthPerMinute"] = "3" });
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var wrong = await relay.SendAsync(HttpMethod.Get, "/admin/keys", "wrong-admin-token-" + i);
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var over = await relay.SendAsync(HttpMethod.Get, "/admin/keys", "wrong-admin-token-4");
+        Assert.Equal(HttpStatusCode.TooManyRequests, over.StatusCode);
+        Assert.True(int.Parse(over.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.Equal("rate_limit_exceeded", JsonDocument.Parse(await over.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        // The address is locked out, not the token: the right admin token from it waits too, as does the client API.
+        using var right = await relay.SendAsync(HttpMethod.Get, "/admin/keys", AdminToken);
+        Assert.Equal(HttpStatusCode.TooManyRequests, right.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(relay, "any"));
+    }
+
+    [Fact]
     public async Task AnExpiryBeyondRange_Is400_NotA500()
     {
         using var directory = new TempDataDirectory();
