@@ -19,6 +19,7 @@ internal static class AdminCommands
         root.Subcommands.Add(Keys(configuration, time));
         root.Subcommands.Add(Usage(configuration, time));
         root.Subcommands.Add(Db(configuration, time));
+        root.Subcommands.Add(Audit(configuration, time));
     }
 
     private static Command Keys(Func<IConfiguration> configuration, TimeProvider time)
@@ -44,7 +45,7 @@ internal static class AdminCommands
             CreatedKey created;
             try
             {
-                created = await session.Keys.CreateAsync(parse.GetValue(name)!, lifetime, ct);
+                created = await session.Keys.CreateAsync(parse.GetValue(name)!, lifetime, AdminActor.Cli(), ct);
             }
             catch (ArgumentException e)
             {
@@ -81,7 +82,7 @@ internal static class AdminCommands
         revoke.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
         {
             var value = parse.GetValue(target)!;
-            var revoked = await session.Keys.RevokeAsync(value, ct);
+            var revoked = await session.Keys.RevokeAsync(value, AdminActor.Cli(), ct);
             if (revoked.Count == 0)
             {
                 throw new AdminUsageException($"No active key named or with key id '{value}'");
@@ -131,6 +132,31 @@ internal static class AdminCommands
                 new HashSet<int> { 1, 2, 3, 4, 5, 6, 7, 8 }));
         }, ct));
         return usage;
+    }
+
+    private static Command Audit(Func<IConfiguration> configuration, TimeProvider time)
+    {
+        var since = new Option<string?>("--since") { Description = "From this UTC date or time (inclusive), e.g. 2026-11-01." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var audit = new Command("audit", "Show the admin audit log: keys created and revoked, by whom (label, address) and when.") { since, json };
+        audit.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            if (!UsageQueryText.TryParseSince(parse.GetValue(since), out var from, out var error))
+            {
+                throw new AdminUsageException(error!);
+            }
+
+            var entries = await session.Keys.AuditAsync(from, ct);
+            if (parse.GetValue(json))
+            {
+                await output.WriteLineAsync(Json(writer => AdminJson.WriteAudit(writer, entries)));
+                return;
+            }
+
+            var rows = entries.Select(e => new[] { Format(e.At), e.Actor, e.Address ?? "-", e.Action, e.Target }).ToList();
+            await output.WriteAsync(TextTable.Render(["AT (UTC)", "ACTOR", "ADDRESS", "ACTION", "TARGET"], rows));
+        }, ct));
+        return audit;
     }
 
     private static Command Db(Func<IConfiguration> configuration, TimeProvider time)

@@ -50,6 +50,7 @@ internal static partial class AdminEndpoints
         admin.MapGet("/keys", ListKeysAsync);
         admin.MapDelete("/keys/{nameOrKeyId}", RevokeKeyAsync);
         admin.MapGet("/usage", UsageAsync);
+        admin.MapGet("/audit", AuditAsync);
     }
 
     private static bool IsAdmin(HttpRequest request, byte[] expected)
@@ -115,7 +116,7 @@ internal static partial class AdminEndpoints
 
         try
         {
-            var created = await keys.CreateAsync(name!, lifetime, context.RequestAborted);
+            var created = await keys.CreateAsync(name!, lifetime, AdminActor.Api(context), context.RequestAborted);
             authenticator.KeyCreated();
             return Json(StatusCodes.Status201Created, writer => AdminJson.WriteKey(writer, created.Key, time.GetUtcNow(), created.Token));
         }
@@ -146,7 +147,7 @@ internal static partial class AdminEndpoints
     {
         try
         {
-            var revoked = await keys.RevokeAsync(nameOrKeyId, context.RequestAborted);
+            var revoked = await keys.RevokeAsync(nameOrKeyId, AdminActor.Api(context), context.RequestAborted);
             if (revoked.Count == 0)
             {
                 return Error(context, AdminErrors.KeyNotFound);
@@ -176,6 +177,24 @@ internal static partial class AdminEndpoints
         {
             var rows = await usage.SummarizeAsync(query, context.RequestAborted);
             return Json(StatusCodes.Status200OK, writer => AdminJson.WriteUsage(writer, query, rows));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    private static async Task<IResult> AuditAsync(HttpContext context, KeyAdministration keys, string? since)
+    {
+        if (!UsageQueryText.TryParseSince(since, out var from, out var error))
+        {
+            return Error(context, AdminErrors.BadRequest(error! + "."));
+        }
+
+        try
+        {
+            var entries = await keys.AuditAsync(from, context.RequestAborted);
+            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteAudit(writer, entries));
         }
         catch (DbException)
         {

@@ -26,6 +26,34 @@ internal static class AdminJson
         writer.WriteEndObject();
     }
 
+    public static void WriteAudit(Utf8JsonWriter writer, IEnumerable<AdminAuditEntry> entries)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("object", "list");
+        writer.WriteStartArray("data");
+        foreach (var entry in entries)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("at", entry.At);
+            writer.WriteString("actor", entry.Actor);
+            if (entry.Address is null)
+            {
+                writer.WriteNull("address");
+            }
+            else
+            {
+                writer.WriteString("address", entry.Address);
+            }
+
+            writer.WriteString("action", entry.Action);
+            writer.WriteString("target", entry.Target);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
     public static void WriteKeys(Utf8JsonWriter writer, IEnumerable<StoredClientKey> keys, DateTimeOffset now)
     {
         writer.WriteStartObject();

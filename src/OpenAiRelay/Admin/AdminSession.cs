@@ -33,7 +33,7 @@ internal sealed class AdminSession : IAsyncDisposable
         var database = RelayDatabaseFactory.Create(storage);
         await DatabaseOpener.OpenAsync(database, time, migrate, cancellationToken);
         var pepper = KeyPepper.Load(keys.Pepper, storage.DataDirectory);
-        return new AdminSession(database, new KeyAdministration(new ClientKeyStore(database), pepper, time), new UsageStore(database));
+        return new AdminSession(database, new KeyAdministration(new ClientKeyStore(database), pepper, new AdminAuditStore(database), time), new UsageStore(database));
     }
 
     /// <summary>A section as the server would read it; a bad value fails the verb with the server's own message.</summary>

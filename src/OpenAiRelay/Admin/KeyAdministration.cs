@@ -4,11 +4,12 @@ using OpenAiRelay.Storage;
 namespace OpenAiRelay.Admin;
 
 /// <summary>Creates, lists and revokes client keys; shared by the CLI verbs and the admin HTTP API.</summary>
-internal sealed class KeyAdministration(ClientKeyStore store, KeyPepper pepper, TimeProvider time)
+/// <remarks>Every change is appended to the admin audit log (<see cref="AdminAuditStore"/>) once it has happened.</remarks>
+internal sealed class KeyAdministration(ClientKeyStore store, KeyPepper pepper, AdminAuditStore audit, TimeProvider time)
 {
     /// <exception cref="ArgumentException">The name is not valid.</exception>
     /// <exception cref="DuplicateKeyNameException">A live key already has the name.</exception>
-    public async Task<CreatedKey> CreateAsync(string name, TimeSpan? expiresIn, CancellationToken cancellationToken)
+    public async Task<CreatedKey> CreateAsync(string name, TimeSpan? expiresIn, AdminActor actor, CancellationToken cancellationToken)
     {
         if (!KeyNames.IsValid(name))
         {
@@ -19,12 +20,26 @@ internal sealed class KeyAdministration(ClientKeyStore store, KeyPepper pepper, 
         var (keyId, token) = ClientKeyToken.Generate();
         var key = new StoredClientKey(keyId, name, ClientKeyToken.Hash(pepper.Key, token), now, now + expiresIn, null);
         await store.CreateAsync(key, cancellationToken);
+        await audit.AppendAsync(new AdminAuditEntry(now, actor.Label, actor.Address, "key.created", Describe(key)), cancellationToken);
         return new CreatedKey(key, token);
     }
 
     public Task<IReadOnlyList<StoredClientKey>> ListAsync(CancellationToken cancellationToken) => store.ListAsync(cancellationToken);
 
     /// <param name="nameOrKeyId">A key's name, its key id, or its label <c>rk_live_&lt;keyid&gt;</c> (what logs and listings show).</param>
-    public Task<IReadOnlyList<StoredClientKey>> RevokeAsync(string nameOrKeyId, CancellationToken cancellationToken)
-        => store.RevokeAsync(ClientKeyToken.KeyIdOfLabel(nameOrKeyId), time.GetUtcNow(), cancellationToken);
+    public async Task<IReadOnlyList<StoredClientKey>> RevokeAsync(string nameOrKeyId, AdminActor actor, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var revoked = await store.RevokeAsync(ClientKeyToken.KeyIdOfLabel(nameOrKeyId), now, cancellationToken);
+        foreach (var key in revoked)
+        {
+            await audit.AppendAsync(new AdminAuditEntry(now, actor.Label, actor.Address, "key.revoked", Describe(key)), cancellationToken);
+        }
+
+        return revoked;
+    }
+
+    public Task<IReadOnlyList<AdminAuditEntry>> AuditAsync(DateTimeOffset? since, CancellationToken cancellationToken) => audit.ListAsync(since, cancellationToken);
+
+    private static string Describe(StoredClientKey key) => $"{key.Name} ({ClientKeyToken.LabelFor(key.KeyId)})";
 }

@@ -9,6 +9,26 @@ namespace OpenAiRelay.Admin;
 /// </summary>
 internal static class UsageQueryText
 {
+    /// <summary>A <c>--since</c> / <c>since</c> on its own (the audit log): absent is null, a bad value an error.</summary>
+    public static bool TryParseSince(string? since, out DateTimeOffset? from, out string? error)
+    {
+        from = null;
+        error = null;
+        if (string.IsNullOrWhiteSpace(since))
+        {
+            return true;
+        }
+
+        if (!TryParseTime(since, endOfDay: false, out var value))
+        {
+            error = "since must be a UTC date (2026-11-01) or an ISO 8601 time";
+            return false;
+        }
+
+        from = value;
+        return true;
+    }
+
     public static bool TryParse(string? since, string? until, string? by, out UsageQuery query, out string? error)
     {
         query = new UsageQuery(null, null, UsageGrouping.Total);

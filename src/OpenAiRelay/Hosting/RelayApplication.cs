@@ -117,6 +117,7 @@ internal static partial class RelayApplication
             new UsageLedgerJournal(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory, UsageLedgerJournal.FileName)));
         services.AddSingleton<UsageStore>();
         services.AddSingleton<ClientKeyStore>();
+        services.AddSingleton<AdminAuditStore>();
         services.AddSingleton<KeyAuthenticator>();
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<KeyAdministration>();

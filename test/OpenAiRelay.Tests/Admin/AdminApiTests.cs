@@ -68,6 +68,37 @@ public sealed class AdminApiTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task EveryKeyChange_IsInTheAuditLog_ByLabelAndAddress_WithoutASecret()
+    {
+        using var directory = new TempDataDirectory();
+        await using var relay = await StartAsync(directory.Path);
+        var key = await CreateKeyAsync(relay, "audited");
+        using (var revoke = await relay.SendAsync(HttpMethod.Delete, "/admin/keys/audited", AdminToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, revoke.StatusCode);
+        }
+
+        using var response = await relay.SendAsync(HttpMethod.Get, "/admin/audit?since=2000-01-01", AdminToken);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var entries = JsonDocument.Parse(text).RootElement.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal(["key.created", "key.revoked"], entries.Select(e => e.GetProperty("action").GetString()));
+        Assert.All(entries, e =>
+        {
+            Assert.Equal("admin-token", e.GetProperty("actor").GetString());
+            Assert.Equal("127.0.0.1", e.GetProperty("address").GetString());
+            Assert.StartsWith("audited (rk_live_", e.GetProperty("target").GetString(), StringComparison.Ordinal);
+        });
+        Assert.DoesNotContain(key, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(AdminToken, text, StringComparison.Ordinal);
+
+        using var future = await relay.SendAsync(HttpMethod.Get, "/admin/audit?since=2999-01-01", AdminToken);
+        Assert.Empty(JsonDocument.Parse(await future.Content.ReadAsStringAsync()).RootElement.GetProperty("data").EnumerateArray());
+        using var bad = await relay.SendAsync(HttpMethod.Get, "/admin/audit?since=yesterday", AdminToken);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
+    [Fact]
     public async Task AnExpiryBeyondRange_Is400_NotA500()
     {
         using var directory = new TempDataDirectory();

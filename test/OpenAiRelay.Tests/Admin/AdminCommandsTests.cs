@@ -53,6 +53,22 @@ public sealed class AdminCommandsTests(PostgresServer postgres)
         Assert.Contains("Revoked key 'alice'", revoke.Output);
         Assert.Equal(1, (await RunAsync(target, "keys", "revoke", "alice")).ExitCode);
         Assert.Contains("revoked", (await RunAsync(target, "keys", "list")).Output);
+
+        // Both changes are in the audit log, by the CLI's user, with the key's name and label and never its secret.
+        var audit = await RunAsync(target, "audit", "--json");
+        Assert.Equal(0, audit.ExitCode);
+        using (var document = JsonDocument.Parse(audit.Output))
+        {
+            var entries = document.RootElement.GetProperty("data").EnumerateArray().ToList();
+            Assert.Equal(["key.created", "key.revoked"], entries.Select(e => e.GetProperty("action").GetString()));
+            Assert.All(entries, e => Assert.StartsWith("cli:", e.GetProperty("actor").GetString(), StringComparison.Ordinal));
+            Assert.All(entries, e => Assert.Equal("alice (" + token[..18] + ")", e.GetProperty("target").GetString()));
+        }
+
+        Assert.DoesNotContain(token[19..], audit.Output);
+        var table = await RunAsync(target, "audit", "--since", "2000-01-01");
+        Assert.Contains("key.revoked", table.Output);
+        Assert.Equal(1, (await RunAsync(target, "audit", "--since", "soon")).ExitCode);
     }
 
     [Theory]
@@ -91,7 +107,7 @@ public sealed class AdminCommandsTests(PostgresServer postgres)
         await using var target = await StoreTarget.CreateAsync(engine, postgres, migrate: false);
         var result = await RunAsync(target, "db", "migrate");
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("schema at version 2", result.Output);
+        Assert.Contains("schema at version 3", result.Output);
         Assert.Empty(await SchemaMigrator.MigrateAsync(target.Database, TimeProvider.System, default));
     }
 

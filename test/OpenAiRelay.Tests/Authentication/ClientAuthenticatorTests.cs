@@ -11,6 +11,7 @@ namespace OpenAiRelay.Tests.Authentication;
 public sealed class ClientAuthenticatorTests : IAsyncLifetime
 {
     private readonly TempDataDirectory _directory = new();
+    private static readonly OpenAiRelay.Admin.AdminActor TestActor = new("test", null);
     private readonly ManualClock _clock = new();
     private ClientKeyStore _store = null!;
     private KeyAdministration _admin = null!;
@@ -23,7 +24,7 @@ public sealed class ClientAuthenticatorTests : IAsyncLifetime
         await SchemaMigrator.MigrateAsync(database, _clock, default);
         _store = new ClientKeyStore(database);
         _pepper = KeyPepper.Load(null, _directory.Path);
-        _admin = new KeyAdministration(_store, _pepper, _clock);
+        _admin = new KeyAdministration(_store, _pepper, new AdminAuditStore(database), _clock);
     }
 
     public Task DisposeAsync()
@@ -37,7 +38,7 @@ public sealed class ClientAuthenticatorTests : IAsyncLifetime
     public async Task SharedTokensAndKeys_AreBothAccepted()
     {
         var authenticator = await CreateAsync("first-token,second-token");
-        var created = await _admin.CreateAsync("alice", null, default);
+        var created = await _admin.CreateAsync("alice", null, TestActor, default);
 
         Assert.Equal(new ClientIdentity("relay-token"), await authenticator.AuthenticateAsync("first-token", default));
         Assert.Equal(new ClientIdentity("relay-token-2"), await authenticator.AuthenticateAsync("second-token", default));
@@ -54,14 +55,14 @@ public sealed class ClientAuthenticatorTests : IAsyncLifetime
         Assert.Equal(ClientIdentity.Anonymous, await authenticator.AuthenticateAsync("", default));
 
         // Created by the CLI or another instance: seen within the re-check interval (the cache TTL).
-        var created = await _admin.CreateAsync("alice", null, default);
+        var created = await _admin.CreateAsync("alice", null, TestActor, default);
         _clock.Advance(TimeSpan.FromSeconds(5));
         Assert.Null(await authenticator.AuthenticateAsync("", default));
         Assert.Null(await authenticator.AuthenticateAsync("anything", default));
         Assert.NotNull(await authenticator.AuthenticateAsync(created.Token, default));
 
         // Revoking every key does not reopen the relay.
-        await _admin.RevokeAsync("alice", default);
+        await _admin.RevokeAsync("alice", TestActor, default);
         _clock.Advance(TimeSpan.FromMinutes(1));
         Assert.Null(await authenticator.AuthenticateAsync("", default));
     }

@@ -11,6 +11,7 @@ namespace OpenAiRelay.Tests.Authentication;
 public sealed class KeyAuthenticatorTests : IAsyncLifetime
 {
     private readonly TempDataDirectory _directory = new();
+    private static readonly OpenAiRelay.Admin.AdminActor TestActor = new("test", null);
     private readonly ManualClock _clock = new();
     private ClientKeyStore _store = null!;
     private KeyPepper _pepper = null!;
@@ -24,7 +25,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
         await SchemaMigrator.MigrateAsync(database, _clock, default);
         _store = new ClientKeyStore(database);
         _pepper = KeyPepper.Load(null, _directory.Path);
-        _admin = new KeyAdministration(_store, _pepper, _clock);
+        _admin = new KeyAdministration(_store, _pepper, new AdminAuditStore(database), _clock);
         _authenticator = new KeyAuthenticator(_store, _pepper, Options.Create(new KeyOptions { CacheTtl = TimeSpan.FromSeconds(5) }), _clock);
     }
 
@@ -38,7 +39,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task ValidKey_IsIdentifiedByItsLabel_AndStoredOnlyAsAHash()
     {
-        var created = await _admin.CreateAsync("alice", null, default);
+        var created = await _admin.CreateAsync("alice", null, TestActor, default);
         var identity = await _authenticator.AuthenticateAsync(created.Token, default);
 
         Assert.Equal(new ClientIdentity(ClientKeyToken.LabelFor(created.Key.KeyId), created.Key.KeyId), identity);
@@ -51,7 +52,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task ForgedSecretWithTheSameKeyId_AfterTheRealKeyWasCached_IsRejected()
     {
-        var created = await _admin.CreateAsync("alice", null, default);
+        var created = await _admin.CreateAsync("alice", null, TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
 
         var forged = created.Token[..^1] + (created.Token[^1] == 'a' ? 'b' : 'a');
@@ -62,7 +63,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task RevokedElsewhere_StillCachedWithinTtl_RejectedAfterIt()
     {
-        var created = await _admin.CreateAsync("alice", null, default);
+        var created = await _admin.CreateAsync("alice", null, TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
 
         // Another instance (or the CLI) revokes: this process learns it when its cache entry expires.
@@ -76,9 +77,9 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task RevokedHere_IsRejectedAtOnce()
     {
-        var created = await _admin.CreateAsync("alice", null, default);
+        var created = await _admin.CreateAsync("alice", null, TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
-        var revoked = Assert.Single(await _admin.RevokeAsync("alice", default));
+        var revoked = Assert.Single(await _admin.RevokeAsync("alice", TestActor, default));
         _authenticator.Invalidate(revoked.KeyId);
         Assert.Null(await _authenticator.AuthenticateAsync(created.Token, default));
     }
@@ -86,7 +87,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task ExpiredKey_IsRejected_EvenFromTheCache()
     {
-        var created = await _admin.CreateAsync("short-lived", TimeSpan.FromSeconds(3), default);
+        var created = await _admin.CreateAsync("short-lived", TimeSpan.FromSeconds(3), TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
         _clock.Advance(TimeSpan.FromSeconds(3));
         Assert.Null(await _authenticator.AuthenticateAsync(created.Token, default));
@@ -103,7 +104,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task UnknownKeyId_AndWrongSecret_GiveTheSameAnswer()
     {
-        var created = await _admin.CreateAsync("alice", null, default);
+        var created = await _admin.CreateAsync("alice", null, TestActor, default);
         var (_, unknown) = ClientKeyToken.Generate();
         var wrongSecret = created.Token[..19] + new string('Z', 40);
         Assert.Null(await _authenticator.AuthenticateAsync(unknown, default));
@@ -114,20 +115,20 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task Revoke_ByAKeyId_RevokesThatKeyOnly_EvenWhenAnotherKeyIsNamedLikeIt()
     {
-        var victim = await _admin.CreateAsync("victim", null, default);
+        var victim = await _admin.CreateAsync("victim", null, TestActor, default);
         // Anyone who can create a key may name it after another key's id (it is printed in every log line).
-        var decoy = await _admin.CreateAsync(victim.Key.KeyId, null, default);
+        var decoy = await _admin.CreateAsync(victim.Key.KeyId, null, TestActor, default);
 
-        var first = await _admin.RevokeAsync(victim.Key.KeyId, default);
+        var first = await _admin.RevokeAsync(victim.Key.KeyId, TestActor, default);
         Assert.Equal([victim.Key.KeyId], first.Select(k => k.KeyId));
         Assert.NotNull(await _authenticator.AuthenticateAsync(decoy.Token, default));
 
         // With no live key of that id left, the value is a name.
-        var second = await _admin.RevokeAsync(victim.Key.KeyId, default);
+        var second = await _admin.RevokeAsync(victim.Key.KeyId, TestActor, default);
         Assert.Equal([decoy.Key.KeyId], second.Select(k => k.KeyId));
 
-        var third = await _admin.CreateAsync("third", null, default);
-        Assert.Equal([third.Key.KeyId], (await _admin.RevokeAsync(OpenAiRelay.Authentication.ClientKeyToken.LabelFor(third.Key.KeyId), default)).Select(k => k.KeyId));
+        var third = await _admin.CreateAsync("third", null, TestActor, default);
+        Assert.Equal([third.Key.KeyId], (await _admin.RevokeAsync(OpenAiRelay.Authentication.ClientKeyToken.LabelFor(third.Key.KeyId), TestActor, default)).Select(k => k.KeyId));
     }
 
     [Theory]

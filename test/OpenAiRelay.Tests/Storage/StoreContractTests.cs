@@ -20,11 +20,28 @@ public sealed class StoreContractTests(PostgresServer postgres)
         var first = await SchemaMigrator.MigrateAsync(target.Database, TimeProvider.System, default);
         var second = await SchemaMigrator.MigrateAsync(target.Database, TimeProvider.System, default);
 
-        Assert.Equal([1, 2], first);
+        Assert.Equal([1, 2, 3], first);
         Assert.Empty(second);
         await using var connection = await target.Database.OpenAsync(default);
         using var count = target.Database.Command(connection, "SELECT COUNT(*) FROM schema_migrations;");
-        Assert.Equal(2L, Convert.ToInt64(await count.ExecuteScalarAsync()));
+        Assert.Equal(3L, Convert.ToInt64(await count.ExecuteScalarAsync()));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task AdminAudit_AppendsAndListsSince_OldestFirst(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+        var audit = new AdminAuditStore(target.Database);
+        await audit.AppendAsync(new AdminAuditEntry(UsageRecords.T0, "cli:root", null, "key.created", "alice (rk_live_AbCdEfGh12)"), default);
+        await audit.AppendAsync(new AdminAuditEntry(UsageRecords.T0.AddHours(1), "admin-token", "10.0.0.7", "key.revoked", "alice (rk_live_AbCdEfGh12)"), default);
+
+        var all = await audit.ListAsync(null, default);
+        Assert.Equal(["key.created", "key.revoked"], all.Select(e => e.Action));
+        Assert.Equal(UsageRecords.T0, all[0].At);
+        Assert.Null(all[0].Address);
+        Assert.Equal("10.0.0.7", all[1].Address);
+        Assert.Equal(["key.revoked"], (await audit.ListAsync(UsageRecords.T0.AddMinutes(30), default)).Select(e => e.Action));
     }
 
     [Theory]
@@ -34,7 +51,7 @@ public sealed class StoreContractTests(PostgresServer postgres)
         await using var target = await StoreTarget.CreateAsync(engine, postgres, migrate: false);
         var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => SchemaMigrator.MigrateAsync(target.Database, TimeProvider.System, default)));
         // Each version applied exactly once, by whichever migrator got there first.
-        Assert.Equal([1, 2], results.SelectMany(r => r).Order());
+        Assert.Equal([1, 2, 3], results.SelectMany(r => r).Order());
     }
 
     [Theory]
