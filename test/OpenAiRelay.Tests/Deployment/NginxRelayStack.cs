@@ -50,7 +50,7 @@ public class NginxRelayStack : IAsyncLifetime
     }
 
     /// <summary>Another nginx in front of the same relay (stopped with the stack), e.g. the old guide's bare proxy_pass.</summary>
-    public async Task<NginxServer> StartNginxAsync(string name, bool bareProxyPass)
+    public async Task<NginxServer> StartNginxAsync(string name, bool bareProxyPass, Func<string, string>? edit = null)
     {
         NginxServer nginx;
         for (var attempt = 1; ; attempt++)
@@ -65,6 +65,7 @@ public class NginxRelayStack : IAsyncLifetime
             }
 
             var site = NginxSite.Render(Certificate, httpPort, httpsPort, RelayPort, bareProxyPass);
+            site = edit?.Invoke(site) ?? site;
             try
             {
                 nginx = await NginxServer.StartAsync(Path.Combine(_directory, $"{name}-{attempt}"), site, httpPort, httpsPort);

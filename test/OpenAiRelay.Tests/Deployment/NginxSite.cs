@@ -34,7 +34,8 @@ public static class NginxSite
         site = Replace(site, "server 127.0.0.1:3001;", $"server 127.0.0.1:{relay};", 1);
         if (bareProxyPass)
         {
-            site = Replace(site, "proxy_pass http://openai_relay;", $"proxy_pass http://127.0.0.1:{relay};", 1);
+            // Twice: the main location and the (commented) admin allow-list.
+            site = Replace(site, "proxy_pass http://openai_relay;", $"proxy_pass http://127.0.0.1:{relay};", 2);
         }
 
         // Whatever is left of the production values (outside comments) is a line the rewrites above do not know.
@@ -45,6 +46,23 @@ public static class NginxSite
         }
 
         return site;
+    }
+
+    /// <summary>The site with its commented admin allow-list turned on, as an operator would uncomment it.</summary>
+    public static string WithAdminAllowList(string site)
+    {
+        var lines = site.Split('\n');
+        var begin = Array.FindIndex(lines, l => l.Trim() == "# BEGIN admin allow-list");
+        var end = Array.FindIndex(lines, l => l.Trim() == "# END admin allow-list");
+        Assert.True(begin >= 0 && end > begin, $"{ShippedPath}: the admin allow-list block is missing");
+        for (var i = begin + 1; i < end; i++)
+        {
+            var at = lines[i].IndexOf("# ", StringComparison.Ordinal);
+            // Only the block's own comment marker goes: "# allow 203.0.113.7;" inside it stays an example.
+            lines[i] = lines[i].Remove(at, 2);
+        }
+
+        return string.Join('\n', lines);
     }
 
     private static string Replace(string text, string from, string to, int expectedCount)

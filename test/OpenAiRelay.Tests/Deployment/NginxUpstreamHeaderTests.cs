@@ -54,4 +54,28 @@ public sealed class NginxUpstreamHeaderTests(NginxRelayStack stack) : IClassFixt
         // The relay's own "X-Accel-Buffering: no" on event streams must keep working.
         Assert.DoesNotContain("X-Accel-Buffering", line, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task TheAdminAllowList_WhenUncommented_KeepsAdminToListedAddresses_AndTheApiOpen()
+    {
+        var nginx = await stack.StartNginxAsync("nginx-admin", bareProxyPass: false, NginxSite.WithAdminAllowList);
+
+        using var outsider = stack.CreateClient(nginx: nginx, localAddress: IPAddress.Parse("127.0.0.2"));
+        using (var refused = await outsider.GetAsync(new Uri("admin/keys", UriKind.Relative)).DefaultTimeout())
+        {
+            // nginx's own 403: the request never reached the relay.
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        using (var api = await outsider.GetAsync(new Uri("v1/models", UriKind.Relative)).DefaultTimeout())
+        {
+            Assert.Equal(HttpStatusCode.OK, api.StatusCode);
+        }
+
+        using var listed = stack.CreateClient(nginx: nginx, localAddress: IPAddress.Loopback);
+        using var allowed = await listed.GetAsync(new Uri("admin/keys", UriKind.Relative)).DefaultTimeout();
+        // The relay answers (this stack sets no RELAY_ADMIN_TOKEN, so its admin API is a JSON 404).
+        Assert.Equal(HttpStatusCode.NotFound, allowed.StatusCode);
+        Assert.Contains("\"error\"", await allowed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }
