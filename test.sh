@@ -16,6 +16,12 @@ RELAY_PUBLISH_DIR="$PWD/artifacts/relay" dotnet test openai-relay.slnx -c Releas
 status=${PIPESTATUS[0]}
 set -e
 
-# One plain closing line: "N passed, N failed, N skipped".
+# One plain closing line: "N passed, N failed, N skipped". A test host that aborted (a crash, a hang killed by the
+# blame timeout) leaves no summary line, or a summary of a partial run: then the line says so and the exit is 1.
 awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $2; p += $4; s += $6 } END { if (p + f > 0) printf "%d passed, %d failed, %d skipped\n", p, f, s }' artifacts/test-output.txt
+if grep -qE "Test host process crashed|The active test run was aborted|Test Run Aborted" artifacts/test-output.txt \
+   || ! grep -qE "(Passed|Failed)! +- +Failed:" artifacts/test-output.txt; then
+  echo "test run aborted: the counts above (if any) are of a partial run"
+  [ "$status" -ne 0 ] || status=1
+fi
 exit "$status"

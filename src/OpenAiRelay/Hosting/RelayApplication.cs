@@ -39,6 +39,11 @@ internal static partial class RelayApplication
         // The shared TimestampFormat ends in a space that separates the simple formatter's columns; a JSON value must not.
         builder.Services.PostConfigure<JsonConsoleFormatterOptions>(json => json.TimestampFormat = json.TimestampFormat?.TrimEnd());
         configure?.Invoke(builder);
+        // The framework's lines that print the request URL with its query ("Request starting ...", YARP's "Proxying to
+        // ...") are never written, whatever level an operator sets: a client may carry its token in the query (Azure's
+        // ?api-key=), and the relay's own request log line already says everything else without it.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp.ReverseProxy.Forwarder.HttpForwarder", LogLevel.Warning);
 
         var services = builder.Services;
         services.AddRelayOptions(builder.Configuration);

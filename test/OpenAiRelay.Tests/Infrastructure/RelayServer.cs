@@ -67,6 +67,16 @@ public sealed class RelayServer : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Trace);
             builder.Logging.AddProvider(logs);
+            // NOTE: appsettings.json's category levels (Yarp: Error, Microsoft.AspNetCore: Warning) would hide most of
+            // the framework's lines from the secret scans. Set every category it names to Trace, as the most verbose
+            // operator would: what the scans see is then everything a deployment could log.
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Trace",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
+                ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Trace",
+                ["Logging:LogLevel:Yarp"] = "Trace",
+            });
             services?.Invoke(builder.Services);
         });
         await app.StartAsync().DefaultTimeout();

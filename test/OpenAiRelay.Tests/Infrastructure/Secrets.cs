@@ -9,7 +9,15 @@ public static class Secrets
     {
         foreach (var canary in Canaries)
         {
-            Assert.False(text.Contains(canary, StringComparison.Ordinal), $"secret '{canary[..12]}...' leaked into {where}");
+            var at = text.IndexOf(canary, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                // Say where, without repeating the secret: the line it sits in, the secret itself masked.
+                var start = text.LastIndexOf('\n', at) + 1;
+                var end = text.IndexOf('\n', at);
+                var line = text[start..(end < 0 ? text.Length : end)].Replace(canary, "<" + canary[..12] + "...>", StringComparison.Ordinal);
+                Assert.Fail($"secret '{canary[..12]}...' leaked into {where}: {line[..Math.Min(line.Length, 400)]}");
+            }
         }
     }
 }
