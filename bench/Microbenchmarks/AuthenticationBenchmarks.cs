@@ -18,8 +18,8 @@ public class AuthenticationBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _oneToken = new StaticTokenAuthenticator(Options.Create(new RelayOptions { Tokens = Token }));
-        _threeTokens = new StaticTokenAuthenticator(Options.Create(new RelayOptions { Tokens = "old-token-1," + Token + ",new-token-3" }));
+        _oneToken = new StaticTokenAuthenticator(Options.Create(new RelayOptions { Tokens = [Token] }));
+        _threeTokens = new StaticTokenAuthenticator(Options.Create(new RelayOptions { Tokens = ["old-token-1", Token, "new-token-3"] }));
     }
 
     [Benchmark]

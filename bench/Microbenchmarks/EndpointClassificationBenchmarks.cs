@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using OpenAiRelay.Forwarding;
+using OpenAiRelay.Pipeline;
 
 namespace OpenAiRelay.Microbenchmarks;
 

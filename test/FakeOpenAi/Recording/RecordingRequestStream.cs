@@ -12,6 +12,12 @@ internal sealed class RecordingRequestStream(Stream inner) : Stream
     private MemoryStream? _kept = new();
     private long _length;
 
+    /// <summary>
+    /// A read failed (the connection closed or reset before the declared body ended): the fake's client, the relay,
+    /// left mid-upload. Kestrel reports that as an <see cref="IOException"/> without always firing RequestAborted.
+    /// </summary>
+    public bool Broken { get; private set; }
+
     public override bool CanRead => true;
 
     public override bool CanSeek => false;
@@ -30,7 +36,17 @@ internal sealed class RecordingRequestStream(Stream inner) : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        var read = inner.Read(buffer);
+        int read;
+        try
+        {
+            read = inner.Read(buffer);
+        }
+        catch (IOException)
+        {
+            Broken = true;
+            throw;
+        }
+
         Observe(buffer[..read]);
         return read;
     }
@@ -40,7 +56,17 @@ internal sealed class RecordingRequestStream(Stream inner) : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await inner.ReadAsync(buffer, cancellationToken);
+        int read;
+        try
+        {
+            read = await inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (IOException)
+        {
+            Broken = true;
+            throw;
+        }
+
         Observe(buffer.Span[..read]);
         return read;
     }

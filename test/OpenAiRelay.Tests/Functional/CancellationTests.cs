@@ -6,7 +6,9 @@ namespace OpenAiRelay.Tests.Functional;
 /// <summary>A client that leaves must stop the upstream generation: otherwise it keeps running and billing.</summary>
 public sealed class CancellationTests(RelayFixture fixture) : IClassFixture<RelayFixture>
 {
-    private static readonly TimeSpan CancelBound = TimeSpan.FromSeconds(2);
+    // Generous for a loaded 2-core CI host; a relay that does not cancel leaves the upstream running for a minute, so
+    // the bound still separates "cancelled" from "ran to the end" by a wide margin.
+    private static readonly TimeSpan CancelBound = TimeSpan.FromSeconds(15);
 
     [Fact]
     public async Task ClientLeavesMidStream_UpstreamCallIsCancelled()
@@ -17,7 +19,7 @@ public sealed class CancellationTests(RelayFixture fixture) : IClassFixture<Rela
         {
             Content = new StringContent("""{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"long"}]}""", Encoding.UTF8, "application/json"),
         };
-        request.Headers.Add("x-fake-events", "200");
+        request.Headers.Add("x-fake-events", "600");
         request.Headers.Add("x-fake-event-interval-ms", "100");
         request.Headers.Add("x-test-id", id);
         var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
@@ -27,9 +29,9 @@ public sealed class CancellationTests(RelayFixture fixture) : IClassFixture<Rela
         response.Dispose();
         client.Dispose();
 
-        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, CancelBound + TimeSpan.FromSeconds(1));
+        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, CancelBound);
         Assert.True(seen.Aborted);
-        Assert.True(seen.EndedAt!.Value - seen.ReceivedAt < TimeSpan.FromSeconds(10), "the upstream ran its whole generation");
+        Assert.True(seen.EndedAt!.Value - seen.ReceivedAt < TimeSpan.FromSeconds(30), "the upstream ran its whole generation");
     }
 
     [Fact]
@@ -49,7 +51,7 @@ public sealed class CancellationTests(RelayFixture fixture) : IClassFixture<Rela
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sending);
 
-        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, CancelBound + TimeSpan.FromSeconds(1));
+        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, CancelBound);
         Assert.True(seen.Aborted);
     }
 
@@ -69,8 +71,10 @@ public sealed class CancellationTests(RelayFixture fixture) : IClassFixture<Rela
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sending);
 
-        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, CancelBound + TimeSpan.FromSeconds(1));
-        Assert.True(seen.Aborted || seen.BodyLength < 50 * 1024 * 1024);
+        var seen = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, CancelBound);
+        // Both: the upstream saw its call end early (not a whole body answered normally), and not all of the body came.
+        Assert.True(seen.Aborted, $"the upstream call ended with status {seen.StatusCode}, not aborted");
+        Assert.True(seen.BodyLength < 50 * 1024 * 1024);
     }
 
     /// <summary>A request body that trickles out, so the test can leave in the middle of it.</summary>
