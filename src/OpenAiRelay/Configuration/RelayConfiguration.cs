@@ -117,6 +117,11 @@ internal static class RelayConfiguration
         public ValidateOptionsResult Validate(string? name, RelayOptions options)
         {
             var failures = new List<string>();
+            if (options.DrainDelay < TimeSpan.Zero || options.DrainDelay > options.ShutdownTimeout)
+            {
+                failures.Add("Relay:DrainDelay must be between 0 and Relay:ShutdownTimeout (it is part of it)");
+            }
+
             if (options.ShutdownTimeout < TimeSpan.Zero)
             {
                 failures.Add("Relay:ShutdownTimeout must not be negative");
@@ -178,6 +183,11 @@ internal static class RelayConfiguration
             var failures = new List<string>();
             CheckPositive(failures, options.GenerationIdle, "Relay:Timeouts:GenerationIdle");
             CheckPositive(failures, options.DefaultIdle, "Relay:Timeouts:DefaultIdle");
+            if (options.StalledClient < TimeSpan.Zero)
+            {
+                failures.Add("Relay:Timeouts:StalledClient must not be negative (0 turns it off)");
+            }
+
             return Result(failures);
         }
     }

@@ -24,4 +24,12 @@ internal sealed class RelayOptions
 
     /// <summary>How long in-flight requests (streams included) may run on after SIGTERM before they are cancelled.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long after SIGTERM the relay keeps accepting connections, answering <c>/readyz</c> with 503 and new requests
+    /// with 503 and <c>Retry-After</c>, before it stops listening. Zero (the default) suits one relay behind nginx;
+    /// behind a balancer that polls readiness, set it to the time the balancer needs to notice. Counts towards
+    /// <see cref="ShutdownTimeout"/>.
+    /// </summary>
+    public TimeSpan DrainDelay { get; set; } = TimeSpan.Zero;
 }

@@ -16,9 +16,18 @@ internal sealed class AdmissionStage(RequestDelegate next, RelayLifetime lifetim
     {
         if (lifetime.IsDraining)
         {
+            // And close the connection: a kept-alive client reconnects, to another instance when there is one. Set as
+            // the headers go out, because writing the error clears the response first.
+            context.Response.OnStarting(static state => CloseConnection((HttpResponse)state), context.Response);
             return RelayErrorWriter.RefuseAsync(context, RelayError.Draining, s_retryAfter);
         }
 
         return ledger.IsHealthy ? next(context) : RelayErrorWriter.RefuseAsync(context, RelayError.LedgerUnavailable, s_retryAfter);
+    }
+
+    private static Task CloseConnection(HttpResponse response)
+    {
+        response.Headers.Connection = "close";
+        return Task.CompletedTask;
     }
 }

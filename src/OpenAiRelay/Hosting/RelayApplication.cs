@@ -58,6 +58,7 @@ internal static partial class RelayApplication
         services.AddSingleton<UpstreamHttpClient>();
         services.AddSingleton<StaticTokenAuthenticator>();
         services.AddSingleton<RelayLifetime>();
+        services.AddHostedService(static provider => provider.GetRequiredService<RelayLifetime>());
         services.AddSingleton<FailedAuthThrottle>();
         services.AddSingleton<RelayForwarder>();
         services.AddSingleton<IRelayRequestObserver, RequestLog>();
@@ -100,6 +101,7 @@ internal static partial class RelayApplication
         pipeline.UseMiddleware<AdmissionStage>();
         pipeline.UseMiddleware<AuthenticationStage>();
         pipeline.UseMiddleware<RequestBodyLimitStage>();
+        pipeline.UseMiddleware<StalledClientStage>();
         if (app.Services.GetRequiredService<IOptions<MeteringOptions>>().Value.Enabled)
         {
             pipeline.UseMiddleware<MeteringStage>();

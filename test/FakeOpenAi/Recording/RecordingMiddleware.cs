@@ -53,7 +53,7 @@ internal sealed class RecordingMiddleware(RequestDelegate next, FakeState state)
         {
             await next(context);
         }
-        catch (Exception) when (context.RequestAborted.IsCancellationRequested || feature.ResetByFake || body.Broken)
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested || feature.ResetByFake || body.Broken || responseBody.Broken)
         {
             // A client abort surfaces as OperationCanceledException, or as an IOException from a body read.
         }
@@ -62,7 +62,7 @@ internal sealed class RecordingMiddleware(RequestDelegate next, FakeState state)
             failure = ex;
         }
 
-        var aborted = !feature.ResetByFake && (feature.ClientVanished || body.Broken || context.RequestAborted.IsCancellationRequested);
+        var aborted = !feature.ResetByFake && (feature.ClientVanished || body.Broken || responseBody.Broken || context.RequestAborted.IsCancellationRequested);
         if (!aborted && !feature.ResetByFake && !feature.IsWebSocket)
         {
             try

@@ -41,12 +41,36 @@ internal sealed class RecordingResponseStream(Stream inner) : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Observe(buffer.Span);
-        return inner.WriteAsync(buffer, cancellationToken);
+        var pending = inner.WriteAsync(buffer, cancellationToken);
+        return pending.IsCompletedSuccessfully ? pending : WatchAsync(pending);
     }
 
     public override void Flush() => inner.Flush();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var pending = inner.FlushAsync(cancellationToken);
+        return pending.IsCompletedSuccessfully ? pending : WatchAsync(new ValueTask(pending)).AsTask();
+    }
+
+    /// <summary>
+    /// A write failed because the connection went (reset, aborted): the fake's client, the relay, left mid-response.
+    /// The write can fail before Kestrel has signalled RequestAborted, so the failure itself is the evidence.
+    /// </summary>
+    public bool Broken { get; private set; }
+
+    private async ValueTask WatchAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            Broken = true;
+            throw;
+        }
+    }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 

@@ -135,6 +135,15 @@ public sealed class RelayConfigurationTests
     }
 
     [Fact]
+    public void StalledClient_ZeroTurnsItOff_NegativeIsRefused()
+    {
+        using var off = Bind(new() { ["OPENAI_API_KEY"] = "k" }, new() { ["Relay:Timeouts:StalledClient"] = "00:00:00" });
+        Assert.Equal(TimeSpan.Zero, Get<TimeoutOptions>(off).StalledClient);
+        using var negative = Bind(new() { ["OPENAI_API_KEY"] = "k" }, new() { ["Relay:Timeouts:StalledClient"] = "-00:00:01" });
+        Assert.Contains(Failures(negative), f => f.Contains("Relay:Timeouts:StalledClient", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void EveryBadSection_IsReportedAtOnce()
     {
         using var services = Bind(new() { ["PORT"] = "70000" }, new() { ["Relay:Storage:QueueCapacity"] = "0", ["Relay:Timeouts:DefaultIdle"] = "00:00:00" });

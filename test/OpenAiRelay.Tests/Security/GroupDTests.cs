@@ -8,22 +8,36 @@ using OpenAiRelay.Tests.Infrastructure;
 namespace OpenAiRelay.Tests.Security;
 
 /// <summary>
-/// security.md matrix, group D: body semantics and metering. D3, D4 and D9 are proven by StreamUsageInjectionTests
+/// security.md matrix, group D: body semantics and metering. D3 (that the injection keeps every other field) is here; that it works, D4 and D9 are proven by StreamUsageInjectionTests
 /// and LedgerExactnessTests; D6 and D7 (budgets) do not apply yet (docs/threat-model.md).
 /// </summary>
 public sealed class GroupDTests(SecurityFixture fixture) : IClassFixture<SecurityFixture>
 {
-    public static TheoryData<string> HostileBodies => new()
+    /// <summary>Each hostile body, and whether the relay may rewrite it (inject stream usage) or must forward it as sent.</summary>
+    public static TheoryData<string, bool> HostileBodies => new()
     {
-        "invalid",
-        "top-level-array",
-        "deep-10000",
-        "deep-stream-without-usage",
-        "duplicate-stream-options",
-        "duplicate-keys-deep",
-        "lone-surrogates",
-        "big-string-20mb",
-        "nul-and-controls",
+        { "invalid", false },
+        { "top-level-array", false },
+        { "deep-10000", false },
+        // Deeper than the relay reads (64): what it cannot read to the end it does not touch.
+        { "deep-stream-without-usage", false },
+        // Ambiguous: which stream_options would the upstream take?
+        { "duplicate-stream-options", false },
+        // The duplicate is inside a member the relay does not touch: it is carried as sent, both keys in order.
+        { "duplicate-keys-deep", true },
+        // Readable to the end (the surrogates are in a value the relay skips): usage is spliced in, the rest kept.
+        { "lone-surrogates", true },
+        { "big-string-20mb", false },
+        { "nul-and-controls", false },
+    };
+
+    /// <summary>Streaming bodies the relay rewrites, each rich in what a careless rewrite would lose or change.</summary>
+    public static TheoryData<string> RewrittenBodies => new()
+    {
+        """{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"caf\u00e9 \"q\" \\ \n é 😀"}],"temperature":0.70,"max_tokens":1e3,"seed":-0,"n":1,"logit_bias":{"50256":-100},"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{}}}}],"user":null,"metadata":{"a":"b"}}""",
+        """{"model":"gpt-4o-mini","stream":true,"stream_options":{},"messages":[{"role":"user","content":"hi"}],"top_p":1.0}""",
+        """{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":false,"include_obfuscation":false},"messages":[{"role":"user","content":"\u2028 \ud83d\ude00 <tag> &amp;"}],"stop":["\n\n"]}""",
+        "{ \"model\" : \"gpt-4o-mini\" ,\n  \"stream\" : true ,\n  \"messages\" : [ { \"role\" : \"user\" , \"content\" : \"spaced\" } ]\n}\n",
     };
 
     private static string Body(string shape) => shape switch
@@ -42,7 +56,7 @@ public sealed class GroupDTests(SecurityFixture fixture) : IClassFixture<Securit
 
     [Theory]
     [MemberData(nameof(HostileBodies))]
-    public async Task D2_HostileJsonBody_IsForwardedUntouchedOrRefused_NeverA500(string shape)
+    public async Task D2_HostileJsonBody_IsForwardedUntouchedOrRefused_NeverA500(string shape, bool rewritable)
     {
         var check = fixture.Check();
         var json = Body(shape);
@@ -56,15 +70,50 @@ public sealed class GroupDTests(SecurityFixture fixture) : IClassFixture<Securit
 
         var seen = Assert.Single(check.UpstreamRequests);
         var ended = await fixture.Fake.WaitForEndAsync(r => r.ReceivedAt == seen.ReceivedAt && r.Path == seen.Path, TaskTimeouts.Default);
-        if (ended.Body is { } forwarded && !Encoding.UTF8.GetString(forwarded).Contains("include_usage\":true", StringComparison.Ordinal))
+        if (rewritable)
         {
-            // Whatever the relay could not read with certainty, it did not rewrite.
-            Assert.Equal(json, Encoding.UTF8.GetString(forwarded));
+            AssertUsageInjectedAndEverythingElseKept(json, Assert.IsType<byte[]>(ended.Body));
+        }
+        else
+        {
+            // Whatever the relay could not read with certainty, it did not rewrite: every byte as sent (by hash, since
+            // the fake keeps only the first MiB of a body).
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json))), ended.BodySha256);
         }
 
         await check.AssertAllAsync();
         var row = await Invariants.SettledAsync(fixture.Relay.Services.GetRequiredService<UsageStore>(), response.Headers.GetValues("x-relay-request-id").Single());
         Assert.Equal(fixture.ClientKey[..18], row.KeyLabel);
+    }
+
+    [Theory]
+    [MemberData(nameof(RewrittenBodies))]
+    public async Task D3_UsageInjection_KeepsEveryOtherFieldAsSent(string json)
+    {
+        using var client = fixture.Relay.CreateClient(fixture.ClientKey);
+        var id = Guid.NewGuid().ToString("N");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Add("x-test-id", id);
+        using var response = await client.SendAsync(request).DefaultTimeout();
+        await response.Content.ReadAsByteArrayAsync().DefaultTimeout();
+
+        var ended = await fixture.Fake.WaitForEndAsync(r => r.Headers.GetValueOrDefault("x-test-id") == id, TaskTimeouts.Default);
+        AssertUsageInjectedAndEverythingElseKept(json, Assert.IsType<byte[]>(ended.Body));
+    }
+
+    /// <summary>
+    /// The forwarded body asks for usage, and apart from that is the sent body: every other member, in order, with its
+    /// value (strings compared decoded, numbers by their exact text), and every other member of <c>stream_options</c>.
+    /// </summary>
+    private static void AssertUsageInjectedAndEverythingElseKept(string sent, byte[] forwarded)
+    {
+        using var before = System.Text.Json.JsonDocument.Parse(sent);
+        using var after = System.Text.Json.JsonDocument.Parse(forwarded);
+        var options = after.RootElement.GetProperty("stream_options");
+        Assert.True(options.GetProperty("include_usage").GetBoolean(), "usage was not asked for");
+        Assert.Equal(JsonCanonical.Members(before.RootElement, except: "stream_options"), JsonCanonical.Members(after.RootElement, except: "stream_options"));
+        var sentOptions = before.RootElement.TryGetProperty("stream_options", out var o) ? JsonCanonical.Members(o, except: "include_usage") : [];
+        Assert.Equal(sentOptions, JsonCanonical.Members(options, except: "include_usage"));
     }
 
     [Fact]

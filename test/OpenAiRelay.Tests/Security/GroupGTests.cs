@@ -75,6 +75,7 @@ public sealed class GroupGTests(SecurityFixture fixture) : IClassFixture<Securit
         var port = RelayProcess.FreePort();
         var environment = ProcessEnvironment(data.Path, port);
         environment["Relay__ShutdownTimeout"] = "00:00:20";
+        environment["Relay__DrainDelay"] = "00:00:03";
         await using var relay = await PublishedRelay.StartAsync(environment);
         await relay.WaitUntilHealthyAsync(port);
 
@@ -92,37 +93,29 @@ public sealed class GroupGTests(SecurityFixture fixture) : IClassFixture<Securit
         await Task.Delay(300);
         relay.Terminate();
 
-        // Draining: once readiness fails, a new request is refused (or the listener is already closed), never forwarded.
+        // Draining, inside the 3 s drain delay: readiness fails, and a new request on a new connection is refused with
+        // 503, Retry-After and Connection: close, never forwarded. Both must be seen: a closed listener is a failure here.
         using (var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) })
         {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-            while (DateTime.UtcNow < deadline)
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+            HttpStatusCode readiness;
+            do
             {
-                try
-                {
-                    using var ready = await probe.GetAsync(new Uri($"http://127.0.0.1:{port}/readyz"));
-                    if (ready.StatusCode != HttpStatusCode.OK)
-                    {
-                        break;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    break;
-                }
-
-                await Task.Delay(50);
+                using var ready = await probe.GetAsync(new Uri($"http://127.0.0.1:{port}/readyz"));
+                readiness = ready.StatusCode;
             }
-        }
+            while (readiness == HttpStatusCode.OK && DateTime.UtcNow < deadline);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, readiness);
 
-        try
-        {
-            using var late = await client.GetAsync(new Uri("v1/models", UriKind.Relative)).WaitAsync(TimeSpan.FromSeconds(5));
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, late.StatusCode);
-            Assert.True(late.Headers.RetryAfter is not null);
-        }
-        catch (HttpRequestException)
-        {
+            using var late = new HttpRequestMessage(HttpMethod.Get, new Uri($"http://127.0.0.1:{port}/v1/models"));
+            late.Headers.Authorization = new("Bearer", RelayServer.ClientToken);
+            late.Headers.Add("x-test-id", "late-while-draining");
+            using var refused = await probe.SendAsync(late);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.True(refused.Headers.ConnectionClose);
+            Assert.Contains("\"type\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.DoesNotContain(fixture.Fake.Requests, r => r.Headers.GetValueOrDefault("x-test-id") == "late-while-draining");
         }
 
         foreach (var (_, reading, response) in streams)

@@ -4,6 +4,7 @@ using CsCheck;
 using Microsoft.AspNetCore.Http;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Metering;
+using OpenAiRelay.Tests.Infrastructure;
 
 namespace OpenAiRelay.Tests.Security;
 
@@ -204,6 +205,31 @@ public sealed class ParserFuzzTests
     }
 
     [Fact]
+    public void BearerToken_EveryWellFormedHeader_IsAcceptedWithItsExactToken()
+    {
+        // The other side of the property above: a parser that rejected everything would pass that one.
+        var scheme = Gen.OneOfConst("Bearer ", "bearer ", "BEARER ", "bEaReR ");
+        var token = Gen.String[Gen.Char['!', '~'], 1, BearerToken.MaxLength];
+        Gen.Select(scheme, token).Sample((prefix, value) =>
+        {
+            Assert.True(BearerToken.TryParseAuthorization(prefix + value, out var parsed), $"refused a well-formed token of {value.Length} chars");
+            Assert.Equal(value, parsed.ToString());
+        }, iter: Iterations * 5);
+    }
+
+    [Fact]
+    public void ClientKeyToken_EveryGeneratedToken_ParsesToItsKeyId_AndOneCharacterLessDoesNot()
+    {
+        Gen.Int[0, ClientKeyToken.Length - 1].Sample(cut =>
+        {
+            var (keyId, token) = ClientKeyToken.Generate();
+            Assert.True(ClientKeyToken.TryParse(token, out var parsed));
+            Assert.Equal(keyId, parsed.ToString());
+            Assert.False(ClientKeyToken.TryParse(token.Remove(cut, 1), out _));
+        }, iter: Iterations);
+    }
+
+    [Fact]
     public void ClientKeyToken_ArbitraryStrings_AcceptOnlyTheExactShape()
     {
         var alphabet = Gen.Char["0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_' %\0\u00e9"];
@@ -271,6 +297,50 @@ public sealed class ParserFuzzTests
                 Assert.True(usage.GetProperty("include_usage").GetBoolean());
             }
         }, iter: Iterations * 2));
+    }
+
+    /// <summary>Members that are plain, readable JSON: with them the relay has no reason not to inject usage.</summary>
+    private static readonly string[] s_plainParts =
+    [
+        "\"model\":\"gpt-4o-mini\"", "\"messages\":[{\"role\":\"user\",\"content\":\"hi \\u00e9 \\\"x\\\"\"}]", "\"n\":2",
+        "\"temperature\":0.5", "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "\"user\":null", "\"seed\":-7",
+        "\"deep\":" + new string('[', 40) + new string(']', 40), "\"metadata\":{\"k\":\"v\"}",
+    ];
+
+    [Fact]
+    public async Task RequestBodyInspector_EveryPlainStreamingChatBody_GetsUsageInjected_AndNothingElseChanges()
+    {
+        // The other side of the property above: an inspector that never injected would pass that one.
+        var options = Gen.OneOfConst(string.Empty, "\"stream_options\":{}", "\"stream_options\":{\"include_usage\":false}", "\"stream_options\":{\"include_obfuscation\":true}");
+        var members = Gen.Int[0, s_plainParts.Length - 1].Array[0, 6].Select(ids => ids.Distinct().Select(i => s_plainParts[i]).ToArray());
+        var position = Gen.Int[0, 7];
+        var endpoint = Gen.OneOfConst("/chat/completions", "/completions");
+        await Task.Run(() => Gen.Select(members, options, position, endpoint).Sample((parts, option, at, path) =>
+        {
+            var list = parts.ToList();
+            list.Insert(Math.Min(at, list.Count), "\"stream\":true");
+            if (option.Length > 0)
+            {
+                list.Insert(Math.Min(at / 2, list.Count), option);
+            }
+
+            var bytes = Encoding.UTF8.GetBytes("{" + string.Join(',', list) + "}");
+            var context = new DefaultHttpContext();
+            context.Request.Method = "POST";
+            context.Request.ContentType = "application/json";
+            context.Request.ContentLength = bytes.Length;
+            context.Request.Body = new MemoryStream(bytes);
+            var meter = new RequestMeter(path, expectsUsage: true);
+            var forwarded = RequestBodyInspector.InspectAsync(context, meter).GetAwaiter().GetResult();
+            Assert.True(meter.InjectedUsage, "a plain streaming body did not get usage: " + Encoding.UTF8.GetString(bytes));
+            Assert.True(meter.Stream);
+            using var sent = JsonDocument.Parse(bytes);
+            using var rewritten = JsonDocument.Parse(forwarded!);
+            Assert.True(rewritten.RootElement.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+            Assert.Equal(JsonCanonical.Members(sent.RootElement, except: "stream_options"), JsonCanonical.Members(rewritten.RootElement, except: "stream_options"));
+            var sentOptions = sent.RootElement.TryGetProperty("stream_options", out var o) ? JsonCanonical.Members(o, except: "include_usage") : [];
+            Assert.Equal(sentOptions, JsonCanonical.Members(rewritten.RootElement.GetProperty("stream_options"), except: "include_usage"));
+        }, iter: Iterations));
     }
 
     private static bool IsJson(byte[] bytes)
