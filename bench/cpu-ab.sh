@@ -77,11 +77,13 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 round() { # pid port -> "us_per_request rps"
-  local pid=$1 port=$2 before after requests
+  local pid=$1 port=$2 before after requests report
   before=$(ticks "$pid")
-  requests=$(wrk -t2 -c64 -d"${DURATION}s" -s "$OUT/post.lua" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/v1/chat/completions" \
-    | awk '/requests in/ { print $1 }')
+  report=$(wrk -t2 -c64 -d"${DURATION}s" -s "$OUT/post.lua" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/v1/chat/completions")
   after=$(ticks "$pid")
+  # A relay that refuses (401, 503) is fast and cheap: such a round measures nothing.
+  if grep -q "Non-2xx" <<<"$report"; then echo "round on port $port had refused requests:" >&2; echo "$report" >&2; exit 1; fi
+  requests=$(awk '/requests in/ { print $1 }' <<<"$report")
   awk -v t=$((after - before)) -v n="$requests" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f %.0f\n", t / hz * 1e6 / n, n / d }'
 }
 # Warm-up (JIT, connection pools), not counted.
