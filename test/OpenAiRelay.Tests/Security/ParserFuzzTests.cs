@@ -124,8 +124,35 @@ public sealed class ParserFuzzTests
             walker.BeginEvent();
             var reader = new Utf8JsonReader(input, new JsonReaderOptions { MaxDepth = 256 });
             walker.Walk(ref reader);
-            Assert.True(walker.DeltaText.Length <= (512 * 1024) + input.Length);
+            // What the walker keeps of streamed text is text it read: never more than the input held.
+            Assert.True(walker.DeltaText.Length <= input.Length);
         }, iter: Iterations);
+    }
+
+    [Fact]
+    public void UsageWalker_StreamedText_IsKeptExactlyUpToItsCap()
+    {
+        // Inputs big enough to reach the 512 Ki-character cap, so the cap itself is under test: every character of text
+        // below it is kept, in order, and nothing beyond it.
+        const int cap = 512 * 1024;
+        Gen.Int[1, 200_000].Array[1, 8].Sample(sizes =>
+        {
+            var walker = new UsageWalker();
+            var expected = new StringBuilder();
+            for (var i = 0; i < sizes.Length; i++)
+            {
+                var text = new string((char)('a' + i), sizes[i]);
+                expected.Append(text);
+                var json = Encoding.UTF8.GetBytes("{\"choices\":[{\"delta\":{\"content\":\"" + text + "\"}}]}");
+                walker.BeginEvent();
+                var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+                walker.Walk(ref reader);
+            }
+
+            var kept = expected.ToString(0, Math.Min(expected.Length, cap));
+            Assert.Equal(kept.Length, walker.DeltaText.Length);
+            Assert.Equal(kept, walker.DeltaText.ToString());
+        }, iter: 40);
     }
 
     [Fact]
