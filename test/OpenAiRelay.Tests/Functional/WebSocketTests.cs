@@ -19,14 +19,14 @@ public sealed class WebSocketTests(RelayFixture fixture) : IClassFixture<RelayFi
         await socket.ConnectAsync(RealtimeUri(), CancellationToken.None).DefaultTimeout();
         Assert.Equal("realtime", socket.SubProtocol);
 
-        var created = await ReceiveJsonAsync(socket);
+        var created = await socket.ReceiveJsonAsync();
         Assert.Equal("session.created", created.GetProperty("type").GetString());
 
         await SendAsync(socket, """{"type":"response.create","event_id":"evt_1"}""");
         JsonElement done;
         do
         {
-            done = await ReceiveJsonAsync(socket);
+            done = await socket.ReceiveJsonAsync();
         }
         while (done.GetProperty("type").GetString() != "response.done");
 
@@ -47,7 +47,7 @@ public sealed class WebSocketTests(RelayFixture fixture) : IClassFixture<RelayFi
         socket.Options.AddSubProtocol("openai-beta.realtime-v1");
         await socket.ConnectAsync(RealtimeUri("v1/realtime?model=browser-test"), CancellationToken.None).DefaultTimeout();
         Assert.Equal("realtime", socket.SubProtocol);
-        Assert.Equal("session.created", (await ReceiveJsonAsync(socket)).GetProperty("type").GetString());
+        Assert.Equal("session.created", (await socket.ReceiveJsonAsync()).GetProperty("type").GetString());
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None).DefaultTimeout();
 
         var seen = await fixture.Fake.WaitForRequestAsync(r => r.QueryString == "?model=browser-test", TaskTimeouts.Default);
@@ -75,7 +75,7 @@ public sealed class WebSocketTests(RelayFixture fixture) : IClassFixture<RelayFi
         socket.Options.SetRequestHeader("Authorization", "Bearer " + RelayServer.ClientToken);
         socket.Options.AddSubProtocol("realtime");
         await socket.ConnectAsync(RealtimeUri("v1/realtime?model=abort-test"), CancellationToken.None).DefaultTimeout();
-        await ReceiveJsonAsync(socket);
+        await socket.ReceiveJsonAsync();
         socket.Abort();
         var seen = await fixture.Fake.WaitForEndAsync(r => r.QueryString == "?model=abort-test", TimeSpan.FromSeconds(3));
         Assert.NotNull(seen.EndedAt);
@@ -84,18 +84,4 @@ public sealed class WebSocketTests(RelayFixture fixture) : IClassFixture<RelayFi
     private static Task SendAsync(ClientWebSocket socket, string json)
         => socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).DefaultTimeout();
 
-    private static async Task<JsonElement> ReceiveJsonAsync(ClientWebSocket socket)
-    {
-        var buffer = new byte[64 * 1024];
-        using var message = new MemoryStream();
-        WebSocketReceiveResult result;
-        do
-        {
-            result = await socket.ReceiveAsync(buffer, CancellationToken.None).DefaultTimeout();
-            message.Write(buffer, 0, result.Count);
-        }
-        while (!result.EndOfMessage);
-
-        return JsonDocument.Parse(message.ToArray()).RootElement.Clone();
-    }
 }

@@ -76,7 +76,7 @@ public sealed partial class IdleConnectionTests : IAsyncLifetime
             webSocket.Options.SetRequestHeader("Authorization", "Bearer " + RelayServer.ClientToken);
             webSocket.Options.AddSubProtocol("realtime");
             await webSocket.ConnectAsync(RealtimeUri(), CancellationToken.None);
-            Assert.Equal("session.created", (await ReceiveJsonAsync(webSocket)).GetProperty("type").GetString());
+            Assert.Equal("session.created", (await webSocket.ReceiveJsonAsync()).GetProperty("type").GetString());
             lock (_webSockets)
             {
                 _webSockets.Add(webSocket);
@@ -112,7 +112,7 @@ public sealed partial class IdleConnectionTests : IAsyncLifetime
 
         var first = _webSockets[0];
         await first.SendAsync("""{"type":"response.create"}"""u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None).DefaultTimeout();
-        while ((await ReceiveJsonAsync(first)).GetProperty("type").GetString() != "response.done")
+        while ((await first.ReceiveJsonAsync()).GetProperty("type").GetString() != "response.done")
         {
         }
 
@@ -131,21 +131,6 @@ public sealed partial class IdleConnectionTests : IAsyncLifetime
         {
             await Task.WhenAll(Enumerable.Range(start, Math.Min(100, count - start)).Select(open)).WaitAsync(TimeSpan.FromSeconds(30));
         }
-    }
-
-    private static async Task<JsonElement> ReceiveJsonAsync(ClientWebSocket socket)
-    {
-        var buffer = new byte[64 * 1024];
-        using var message = new MemoryStream();
-        WebSocketReceiveResult result;
-        do
-        {
-            result = await socket.ReceiveAsync(buffer, CancellationToken.None).DefaultTimeout();
-            message.Write(buffer, 0, result.Count);
-        }
-        while (!result.EndOfMessage);
-        using var document = JsonDocument.Parse(message.ToArray());
-        return document.RootElement.Clone();
     }
 
     /// <summary>Raises this process's soft descriptor limit towards the hard one; .NET has no managed API for it.</summary>

@@ -301,13 +301,7 @@ public sealed class ParserFuzzTests
         await Task.Run(() => Gen.Select(body, endpoint).Sample((json, path) =>
         {
             var bytes = Encoding.UTF8.GetBytes(json);
-            var context = new DefaultHttpContext();
-            context.Request.Method = "POST";
-            context.Request.ContentType = "application/json";
-            context.Request.ContentLength = bytes.Length;
-            context.Request.Body = new MemoryStream(bytes);
-            var meter = new RequestMeter(path, expectsUsage: true);
-            var forwarded = RequestBodyInspector.InspectAsync(context, meter).GetAwaiter().GetResult();
+            var (meter, forwarded, context) = Inspect(bytes, path);
             Assert.NotNull(forwarded);
             Assert.Equal(forwarded.Length, context.Request.ContentLength);
             if (!meter.InjectedUsage)
@@ -352,13 +346,7 @@ public sealed class ParserFuzzTests
             }
 
             var bytes = Encoding.UTF8.GetBytes("{" + string.Join(',', list) + "}");
-            var context = new DefaultHttpContext();
-            context.Request.Method = "POST";
-            context.Request.ContentType = "application/json";
-            context.Request.ContentLength = bytes.Length;
-            context.Request.Body = new MemoryStream(bytes);
-            var meter = new RequestMeter(path, expectsUsage: true);
-            var forwarded = RequestBodyInspector.InspectAsync(context, meter).GetAwaiter().GetResult();
+            var (meter, forwarded, context) = Inspect(bytes, path);
             Assert.True(meter.InjectedUsage, "a plain streaming body did not get usage: " + Encoding.UTF8.GetString(bytes));
             Assert.True(meter.Stream);
             using var sent = JsonDocument.Parse(bytes);
@@ -368,6 +356,17 @@ public sealed class ParserFuzzTests
             var sentOptions = sent.RootElement.TryGetProperty("stream_options", out var o) ? JsonCanonical.Members(o, except: "include_usage") : [];
             Assert.Equal(sentOptions, JsonCanonical.Members(rewritten.RootElement.GetProperty("stream_options"), except: "include_usage"));
         }, iter: Iterations));
+    }
+
+    private static (RequestMeter Meter, byte[]? Forwarded, HttpContext Context) Inspect(byte[] bytes, string path)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "POST";
+        context.Request.ContentType = "application/json";
+        context.Request.ContentLength = bytes.Length;
+        context.Request.Body = new MemoryStream(bytes);
+        var meter = new RequestMeter(path, expectsUsage: true);
+        return (meter, RequestBodyInspector.InspectAsync(context, meter).GetAwaiter().GetResult(), context);
     }
 
     private static bool IsJson(byte[] bytes)
