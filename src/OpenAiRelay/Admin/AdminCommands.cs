@@ -4,11 +4,12 @@ using System.Globalization;
 using System.Text.Json;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Configuration;
+using OpenAiRelay.Policy;
 
 namespace OpenAiRelay.Admin;
 
 /// <summary>
-/// The operator verbs of the one executable: <c>keys create|list|revoke</c>, <c>usage</c> and <c>db migrate</c>.
+/// The operator verbs of the one executable: <c>keys create|set|list|revoke</c>, <c>usage</c> and <c>db migrate</c>.
 /// Output goes to the invocation's writers (tests capture them); exit codes: 0 done, 1 refused or failed, 2 configuration.
 /// </summary>
 internal static class AdminCommands
@@ -24,11 +25,13 @@ internal static class AdminCommands
 
     private static Command Keys(Func<IConfiguration> configuration, TimeProvider time)
     {
-        var keys = new Command("keys", "Create, list and revoke client keys (rk_live_...).");
+        var keys = new Command("keys", "Create, limit, list and revoke client keys (rk_live_...).");
 
         var name = new Argument<string>("name") { Description = "A unique name for the key, such as the person or service using it." };
         var expiresIn = new Option<string?>("--expires-in") { Description = "Lifetime such as 90m, 12h, 30d or 4w. Default: never expires." };
+        var createPolicy = new PolicyOptions();
         var create = new Command("create", "Create a key and print its secret (shown only this once).") { name, expiresIn };
+        createPolicy.AddTo(create);
         create.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
         {
             TimeSpan? lifetime = null;
@@ -45,7 +48,8 @@ internal static class AdminCommands
             CreatedKey created;
             try
             {
-                created = await session.Keys.CreateAsync(parse.GetValue(name)!, lifetime, AdminActor.Cli(), ct);
+                var policy = createPolicy.Apply(parse, KeyPolicy.Unlimited);
+                created = await session.Keys.CreateAsync(parse.GetValue(name)!, lifetime, policy, AdminActor.Cli(), ct);
             }
             catch (ArgumentException e)
             {
@@ -54,11 +58,41 @@ internal static class AdminCommands
 
             await output.WriteLineAsync(created.Token);
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Created key '{created.Key.Name}' ({ClientKeyToken.LabelFor(created.Key.KeyId)}){(created.Key.ExpiresAt is { } e2 ? $", expires {e2:yyyy-MM-dd HH:mm} UTC" : string.Empty)}. Store the line above now: it is not shown again."));
+                $"Created key '{created.Key.Name}' ({ClientKeyToken.LabelFor(created.Key.KeyId)}){(created.Key.ExpiresAt is { } e2 ? $", expires {e2:yyyy-MM-dd HH:mm} UTC" : string.Empty)}, policy: {PolicyText.Describe(created.Key.Policy)}. Store the line above now: it is not shown again."));
+        }, ct));
+
+        var setTarget = new Argument<string>("name-or-key-id") { Description = "The key's name or its key id (the part after rk_live_)." };
+        var setPolicy = new PolicyOptions();
+        var set = new Command("set", "Change a key's limits (none clears one). Running relays apply it within Relay:Keys:CacheTtl (5 s by default).") { setTarget };
+        setPolicy.AddTo(set);
+        set.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            if (!setPolicy.AnyGiven(parse))
+            {
+                throw new AdminUsageException("nothing to set: give at least one of --rpm, --max-concurrent, --endpoints");
+            }
+
+            var value = parse.GetValue(setTarget)!;
+            StoredClientKey? changed;
+            try
+            {
+                changed = await session.Keys.SetPolicyAsync(value, policy => setPolicy.Apply(parse, policy), AdminActor.Cli(), ct);
+            }
+            catch (FormatException e)
+            {
+                throw new AdminUsageException(e.Message);
+            }
+
+            if (changed is null)
+            {
+                throw new AdminUsageException($"No active key named or with key id '{value}'");
+            }
+
+            await output.WriteLineAsync($"Key '{changed.Name}' ({ClientKeyToken.LabelFor(changed.KeyId)}) policy: {PolicyText.Describe(changed.Policy)}");
         }, ct));
 
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var list = new Command("list", "List keys: name, label, created, expires, revoked (never secrets).") { json };
+        var list = new Command("list", "List keys: name, label, created, expires, revoked, policy (never secrets).") { json };
         list.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
         {
             var all = await session.Keys.ListAsync(ct);
@@ -73,8 +107,9 @@ internal static class AdminCommands
             {
                 k.Name, ClientKeyToken.LabelFor(k.KeyId), Format(k.CreatedAt), Format(k.ExpiresAt), Format(k.RevokedAt),
                 k.RevokedAt is not null ? "revoked" : k.IsUsableAt(now) ? "active" : "expired",
+                PolicyText.Describe(k.Policy),
             }).ToList();
-            await output.WriteAsync(TextTable.Render(["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS"], rows));
+            await output.WriteAsync(TextTable.Render(["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS", "POLICY"], rows));
         }, ct));
 
         var target = new Argument<string>("name-or-key-id") { Description = "The key's name or its key id (the part after rk_live_)." };
@@ -95,6 +130,7 @@ internal static class AdminCommands
         }, ct));
 
         keys.Subcommands.Add(create);
+        keys.Subcommands.Add(set);
         keys.Subcommands.Add(list);
         keys.Subcommands.Add(revoke);
         return keys;

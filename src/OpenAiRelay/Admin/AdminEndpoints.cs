@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Errors;
+using OpenAiRelay.Policy;
 using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Admin;
@@ -16,6 +17,9 @@ namespace OpenAiRelay.Admin;
 internal static partial class AdminEndpoints
 {
     private const int MaxBodyBytes = 16 * 1024;
+
+    /// <summary>The fields of a create call that are the key's, not its policy's.</summary>
+    private static readonly HashSet<string> s_keyFields = ["name", "expires_in"];
 
     public static void MapAdminEndpoints(this IEndpointRouteBuilder endpoints, string? adminToken)
     {
@@ -48,6 +52,7 @@ internal static partial class AdminEndpoints
 
         admin.MapPost("/keys", CreateKeyAsync);
         admin.MapGet("/keys", ListKeysAsync);
+        admin.MapPatch("/keys/{nameOrKeyId}", SetPolicyAsync);
         admin.MapDelete("/keys/{nameOrKeyId}", RevokeKeyAsync);
         admin.MapGet("/usage", UsageAsync);
         admin.MapGet("/audit", AuditAsync);
@@ -70,6 +75,7 @@ internal static partial class AdminEndpoints
     private static async Task<IResult> CreateKeyAsync(HttpContext context, KeyAdministration keys, ClientAuthenticator authenticator, TimeProvider time)
     {
         string? name = null, expiresIn = null;
+        KeyPolicy policy;
         try
         {
             var body = await ReadBodyAsync(context);
@@ -88,6 +94,12 @@ internal static partial class AdminEndpoints
             {
                 expiresIn = e.GetString();
             }
+
+            policy = KeyPolicyJson.Read(document.RootElement, KeyPolicy.Unlimited, s_keyFields);
+        }
+        catch (FormatException e)
+        {
+            return Error(context, AdminErrors.BadRequest(e.Message + "."));
         }
         catch (JsonException)
         {
@@ -116,7 +128,7 @@ internal static partial class AdminEndpoints
 
         try
         {
-            var created = await keys.CreateAsync(name!, lifetime, AdminActor.Api(context), context.RequestAborted);
+            var created = await keys.CreateAsync(name!, lifetime, policy, AdminActor.Api(context), context.RequestAborted);
             authenticator.KeyCreated();
             return Json(StatusCodes.Status201Created, writer => AdminJson.WriteKey(writer, created.Key, time.GetUtcNow(), created.Token));
         }
@@ -127,6 +139,57 @@ internal static partial class AdminEndpoints
         catch (DbException)
         {
             return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    /// <summary>
+    /// <c>PATCH /admin/keys/{name}</c>: the policy fields present in the body are set (a number or list), or cleared
+    /// (<c>null</c> or <c>"none"</c>); absent fields stay as they were.
+    /// </summary>
+    private static async Task<IResult> SetPolicyAsync(HttpContext context, string nameOrKeyId, KeyAdministration keys, ClientAuthenticator authenticator, TimeProvider time)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(await ReadBodyAsync(context));
+        }
+        catch (JsonException)
+        {
+            return Error(context, AdminErrors.BadRequest("The body must be JSON: {\"rpm\": 60, \"max_concurrent\": null}"));
+        }
+        catch (InvalidDataException)
+        {
+            return Error(context, AdminErrors.BadRequest("The body is too large."));
+        }
+
+        using (document)
+        {
+            var changes = document.RootElement;
+            if (changes.ValueKind != JsonValueKind.Object || !changes.EnumerateObject().Any())
+            {
+                return Error(context, AdminErrors.BadRequest("The body must be a JSON object with at least one policy field: {\"rpm\": 60}"));
+            }
+
+            try
+            {
+                var changed = await keys.SetPolicyAsync(nameOrKeyId, policy => KeyPolicyJson.Read(changes, policy), AdminActor.Api(context), context.RequestAborted);
+                if (changed is null)
+                {
+                    return Error(context, AdminErrors.KeyNotFound);
+                }
+
+                // This process applies it at once; other instances within their key cache TTL.
+                authenticator.KeyChanged(changed.KeyId);
+                return Json(StatusCodes.Status200OK, writer => AdminJson.WriteKey(writer, changed, time.GetUtcNow()));
+            }
+            catch (FormatException e)
+            {
+                return Error(context, AdminErrors.BadRequest(e.Message + "."));
+            }
+            catch (DbException)
+            {
+                return Error(context, AdminErrors.StorageUnavailable);
+            }
         }
     }
 
@@ -155,7 +218,7 @@ internal static partial class AdminEndpoints
 
             foreach (var key in revoked)
             {
-                authenticator.KeyRevoked(key.KeyId);
+                authenticator.KeyChanged(key.KeyId);
             }
 
             return Json(StatusCodes.Status200OK, writer => AdminJson.WriteKeys(writer, revoked, time.GetUtcNow()));

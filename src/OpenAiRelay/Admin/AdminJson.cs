@@ -1,6 +1,7 @@
 using OpenAiRelay.Authentication;
 using System.Globalization;
 using System.Text.Json;
+using OpenAiRelay.Policy;
 using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Admin;
@@ -23,6 +24,9 @@ internal static class AdminJson
         WriteTimestamp(writer, "expires_at", key.ExpiresAt);
         WriteTimestamp(writer, "revoked_at", key.RevokedAt);
         writer.WriteString("status", key.RevokedAt is not null ? "revoked" : key.IsUsableAt(now) ? "active" : "expired");
+        // The key's own policy; {} when it sets none, and then Relay:Limits:Default applies.
+        writer.WritePropertyName("policy");
+        KeyPolicyJson.Write(writer, key.Policy);
         writer.WriteEndObject();
     }
 

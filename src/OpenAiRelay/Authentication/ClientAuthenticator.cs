@@ -19,11 +19,13 @@ internal sealed class ClientAuthenticator
     private readonly ClientKeyStore _store;
     private readonly TimeProvider _time;
     private readonly TimeSpan _recheck;
+    private readonly ClientIdentity _anonymous;
     private volatile bool _keysExist;
     private long _nextCheckTicks;
 
-    public ClientAuthenticator(StaticTokenAuthenticator staticTokens, KeyAuthenticator keys, ClientKeyStore store, IOptions<KeyOptions> options, TimeProvider time)
+    public ClientAuthenticator(StaticTokenAuthenticator staticTokens, KeyAuthenticator keys, ClientKeyStore store, IOptions<KeyOptions> options, TimeProvider time, IOptions<LimitOptions>? limits = null)
     {
+        _anonymous = ClientIdentity.Anonymous with { Policy = ClientIdentity.PolicyOf(Policy.KeyPolicy.Unlimited, limits?.Value.DefaultPolicy ?? Policy.KeyPolicy.Unlimited) };
         _static = staticTokens;
         _keys = keys;
         _store = store;
@@ -84,8 +86,8 @@ internal sealed class ClientAuthenticator
     /// <summary>A key was created through this process: close at once.</summary>
     public void KeyCreated() => _keysExist = true;
 
-    /// <summary>A key was revoked through this process: forget its cached verifications at once.</summary>
-    public void KeyRevoked(string keyId) => _keys.Invalidate(keyId);
+    /// <summary>A key was revoked or its policy changed through this process: forget its cached verifications at once.</summary>
+    public void KeyChanged(string keyId) => _keys.Invalidate(keyId);
 
     private async ValueTask<ClientIdentity?> OrAnonymousAsync(ValueTask<ClientIdentity?> pending, CancellationToken cancellationToken)
     {
@@ -95,6 +97,6 @@ internal sealed class ClientAuthenticator
             return identity;
         }
 
-        return await IsOpenAsync(cancellationToken) ? ClientIdentity.Anonymous : null;
+        return await IsOpenAsync(cancellationToken) ? _anonymous : null;
     }
 }

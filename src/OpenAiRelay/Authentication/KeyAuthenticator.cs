@@ -23,10 +23,12 @@ internal sealed class KeyAuthenticator
     private readonly byte[] _pepper;
     private readonly TimeProvider _time;
     private readonly TimeSpan _cacheTtl;
+    private readonly Policy.KeyPolicy _defaultPolicy;
     private readonly ConcurrentDictionary<string, CachedKey> _cache = new(StringComparer.Ordinal);
 
-    public KeyAuthenticator(ClientKeyStore store, KeyPepper pepper, IOptions<KeyOptions> options, TimeProvider time)
+    public KeyAuthenticator(ClientKeyStore store, KeyPepper pepper, IOptions<KeyOptions> options, TimeProvider time, IOptions<LimitOptions>? limits = null)
     {
+        _defaultPolicy = limits?.Value.DefaultPolicy ?? Policy.KeyPolicy.Unlimited;
         _store = store;
         _pepper = pepper.Key;
         _time = time;
@@ -87,7 +89,8 @@ internal sealed class KeyAuthenticator
             return null;
         }
 
-        var identity = new ClientIdentity(ClientKeyToken.LabelFor(key.KeyId), key.KeyId);
+        // The policy is cached with the identity: a change made by `keys set` is seen here within the cache TTL.
+        var identity = new ClientIdentity(ClientKeyToken.LabelFor(key.KeyId), key.KeyId, ClientIdentity.PolicyOf(key.Policy, _defaultPolicy));
         if (_cacheTtl > TimeSpan.Zero)
         {
             if (_cache.Count >= MaxCacheEntries)

@@ -16,13 +16,14 @@ internal sealed class StaticTokenAuthenticator
     private readonly byte[][] _digests;
     private readonly ClientIdentity[] _identities;
 
-    public StaticTokenAuthenticator(IOptions<RelayOptions> options)
+    public StaticTokenAuthenticator(IOptions<RelayOptions> options, IOptions<LimitOptions>? limits = null)
     {
+        var policy = ClientIdentity.PolicyOf(Policy.KeyPolicy.Unlimited, limits?.Value.DefaultPolicy ?? Policy.KeyPolicy.Unlimited);
         var tokens = options.Value.Tokens
             .Distinct(StringComparer.Ordinal)
             .ToArray();
         _digests = tokens.Select(t => Digest(t)).ToArray();
-        _identities = tokens.Select((_, i) => new ClientIdentity(i == 0 ? "relay-token" : $"relay-token-{i + 1}")).ToArray();
+        _identities = tokens.Select((_, i) => new ClientIdentity(i == 0 ? "relay-token" : $"relay-token-{i + 1}", Policy: policy)).ToArray();
     }
 
     /// <summary>No token configured: the relay is open to anyone who can reach it.</summary>

@@ -1,3 +1,5 @@
+using OpenAiRelay.Policy;
+
 namespace OpenAiRelay.Configuration;
 
 /// <summary>
@@ -19,4 +21,14 @@ internal sealed class LimitOptions
     /// not) until the minute is over. 0 turns throttling off. security.md: "lock out sources, not keys".
     /// </summary>
     public int FailedAuthPerMinute { get; set; } = 20;
+
+    /// <summary>
+    /// <c>Relay:Limits:Default</c> (<c>Rpm</c>, <c>MaxConcurrent</c>, <c>Endpoints</c>): the policy of keys that set none
+    /// and of the shared <c>RELAY_TOKEN</c> tokens. Read by <see cref="RelayConfiguration"/>, not by the binder, so a
+    /// comma-separated <c>Endpoints</c> works and an unknown field is an error rather than no limit.
+    /// </summary>
+    public KeyPolicy DefaultPolicy { get; set; } = KeyPolicy.Unlimited;
+
+    /// <summary>Why <see cref="DefaultPolicy"/> could not be read, for the validator to report; null when it could.</summary>
+    public string? DefaultPolicyError { get; set; }
 }

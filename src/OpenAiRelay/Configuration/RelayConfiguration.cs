@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using OpenAiRelay.Policy;
 
 namespace OpenAiRelay.Configuration;
 
@@ -41,7 +42,9 @@ internal static class RelayConfiguration
             .Bind(configuration.GetSection(ListenerOptions.Section))
             .Configure(o => o.TrustedProxies = ReadList(configuration.GetSection(ListenerOptions.Section + ":TrustedProxies"), new ListenerOptions().TrustedProxies));
         services.AddOptions<TimeoutOptions>().Bind(configuration.GetSection(TimeoutOptions.Section));
-        services.AddOptions<LimitOptions>().Bind(configuration.GetSection(LimitOptions.Section));
+        services.AddOptions<LimitOptions>()
+            .Bind(configuration.GetSection(LimitOptions.Section))
+            .Configure(o => (o.DefaultPolicy, o.DefaultPolicyError) = ReadDefaultPolicy(configuration.GetSection(LimitOptions.Section + ":Default")));
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section));
         services.AddOptions<MeteringOptions>().Bind(configuration.GetSection(MeteringOptions.Section));
         services.AddOptions<KeyOptions>().Bind(configuration.GetSection(KeyOptions.Section));
@@ -77,6 +80,34 @@ internal static class RelayConfiguration
     }
 
     /// <summary>Typed lists that also accept the one comma-separated value an environment variable carries.</summary>
+    private static (KeyPolicy Policy, string? Error) ReadDefaultPolicy(IConfigurationSection section)
+    {
+        try
+        {
+            var unknown = section.GetChildren().Select(child => child.Key).FirstOrDefault(key => key is not ("Rpm" or "MaxConcurrent" or "Endpoints"));
+            if (unknown is not null)
+            {
+                throw new FormatException($"unknown field '{unknown}' (known: Rpm, MaxConcurrent, Endpoints)");
+            }
+
+            var endpoints = ReadList(section.GetSection("Endpoints"), []);
+            return (new KeyPolicy
+            {
+                Rpm = Count(section, "Rpm"),
+                MaxConcurrent = Count(section, "MaxConcurrent"),
+                Endpoints = endpoints.Length > 0 ? PolicyValues.Endpoints(endpoints) : null,
+            }, null);
+        }
+        catch (FormatException e)
+        {
+            return (KeyPolicy.Unlimited, $"{section.Path}: {e.Message}");
+        }
+
+        static int? Count(IConfigurationSection section, string name) => section[name] is { Length: > 0 } text
+            ? PolicyValues.Limit(long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : -1, name)
+            : null;
+    }
+
     private static string[] ReadList(IConfigurationSection section, IReadOnlyList<string> fallback)
     {
         if (section.Value is { } value)
@@ -200,6 +231,11 @@ internal static class RelayConfiguration
             if (options.DefaultMaxRequestBodySize <= 0 || options.FilesMaxRequestBodySize <= 0)
             {
                 failures.Add("Relay:Limits request body sizes must be positive");
+            }
+
+            if (options.DefaultPolicyError is { } policyError)
+            {
+                failures.Add(policyError);
             }
 
             if (options.FailedAuthPerMinute < 0)

@@ -69,4 +69,17 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
     public static readonly RelayError Draining = new(
         StatusCodes.Status503ServiceUnavailable, "server_error", "service_unavailable",
         "The relay is shutting down. Retry shortly.");
+
+    public static RelayError EndpointNotAllowed(string client) => new(
+        StatusCodes.Status403Forbidden, "invalid_request_error", "endpoint_not_allowed",
+        $"The key '{client}' may not call this endpoint. The relay operator sets which endpoints a key may use.",
+        ShouldRetry: false);
+
+    public static RelayError RequestRateLimited(string client, int limit) => new(
+        StatusCodes.Status429TooManyRequests, "requests", "rate_limit_exceeded",
+        $"Rate limit reached for key '{client}' on requests per min (RPM): Limit {limit}. Retry after the time in the Retry-After header.");
+
+    public static RelayError ConcurrencyLimited(string client, int limit) => new(
+        StatusCodes.Status429TooManyRequests, "requests", "rate_limit_exceeded",
+        $"Too many concurrent requests for key '{client}': limit {limit}. Retry when one of them has finished.");
 }

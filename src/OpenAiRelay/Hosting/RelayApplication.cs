@@ -57,6 +57,7 @@ internal static partial class RelayApplication
         services.AddHttpForwarder();
         services.AddSingleton<UpstreamHttpClient>();
         services.AddSingleton<StaticTokenAuthenticator>();
+        services.AddSingleton<KeyLimiter>();
         services.AddSingleton<RelayLifetime>();
         services.AddHostedService(static provider => provider.GetRequiredService<RelayLifetime>());
         services.AddSingleton<FailedAuthThrottle>();
@@ -100,10 +101,13 @@ internal static partial class RelayApplication
         var pipeline = ((IEndpointRouteBuilder)app).CreateApplicationBuilder();
         pipeline.UseMiddleware<AdmissionStage>();
         pipeline.UseMiddleware<AuthenticationStage>();
+        pipeline.UseMiddleware<KeyPolicyStage>();
+        pipeline.UseMiddleware<KeyLimitStage>();
         pipeline.UseMiddleware<RequestBodyLimitStage>();
         pipeline.UseMiddleware<StalledClientStage>();
         if (app.Services.GetRequiredService<IOptions<MeteringOptions>>().Value.Enabled)
         {
+            pipeline.UseMiddleware<RequestInspectionStage>();
             pipeline.UseMiddleware<MeteringStage>();
         }
 

@@ -16,14 +16,28 @@ internal sealed class StallGuardedResponseStream(Stream inner, HttpContext conte
     private ITimer? _timer;
     private bool _pending;
 
+    // Set once the request was cut. Kestrel completes writes to an aborted connection as no-ops, so without this a
+    // copy loop whose upstream reads complete from buffered data could go on draining the upstream into nothing.
+    private volatile bool _stalled;
+
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_stalled)
+        {
+            return ValueTask.FromException(Stalled());
+        }
+
         var pending = Inner.WriteAsync(buffer, cancellationToken);
         return pending.IsCompleted ? pending : WatchAsync(pending);
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken)
     {
+        if (_stalled)
+        {
+            return Task.FromException(Stalled());
+        }
+
         var pending = Inner.FlushAsync(cancellationToken);
         return pending.IsCompleted ? pending : WatchAsync(new ValueTask(pending)).AsTask();
     }
@@ -43,7 +57,14 @@ internal sealed class StallGuardedResponseStream(Stream inner, HttpContext conte
                 _timer!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             }
         }
+
+        if (_stalled)
+        {
+            throw Stalled();
+        }
     }
+
+    private static IOException Stalled() => new("The client stopped reading the response; the request was cut.");
 
     private void Arm()
     {
@@ -69,6 +90,7 @@ internal sealed class StallGuardedResponseStream(Stream inner, HttpContext conte
             if (_pending)
             {
                 _pending = false;
+                _stalled = true;
                 stage.OnStalled(context);
             }
         }

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using OpenAiRelay.Authentication;
-using OpenAiRelay.Errors;
 using OpenAiRelay.Ledger;
 using OpenAiRelay.Pipeline;
 using OpenAiRelay.Storage;
@@ -9,9 +8,8 @@ using OpenAiRelay.Storage;
 namespace OpenAiRelay.Metering;
 
 /// <summary>
-/// Owns a request's ledger row from open to settle. Before forwarding: classifies the endpoint, inspects a
-/// generation's JSON body (model, stream, background; <c>include_usage</c> added), estimates the prompt, writes the
-/// in-flight row, asks the upstream for an uncompressed body when the relay will read it, and wraps the response body
+/// Owns a request's ledger row from open to settle. Before forwarding, with the meter of the
+/// <see cref="RequestInspectionStage"/>: writes the in-flight row, asks the upstream for an uncompressed body when the relay will read it, and wraps the response body
 /// (and a WebSocket) in a meter. When the rest of the pipeline returns, however it returns: releases what the meter
 /// held, settles the row exactly once, and offers the settled row as <see cref="IUsageSettlementFeature"/>.
 /// </summary>
@@ -21,34 +19,8 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
     {
         var request = context.Features.GetRequiredFeature<IRelayRequestFeature>();
         var client = context.Features.GetRequiredFeature<IClientFeature>().Client;
-        var method = context.Request.Method;
-        var endpoint = RelayPaths.Remainder(context.Request).ToString();
-        var meter = new RequestMeter(MeteredEndpoints.LedgerName(method, endpoint), MeteredEndpoints.ExpectsUsage(method, endpoint))
-        {
-            ReadsStoredResponse = MeteredEndpoints.IsStoredResponseRead(method, endpoint),
-        };
-
-        byte[]? body;
-        try
-        {
-            body = await RequestBodyInspector.InspectAsync(context, meter);
-        }
-        catch (BadHttpRequestException e)
-        {
-            await RelayErrorWriter.RefuseAsync(context, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? RelayError.RequestTooLarge : RelayError.BadRequestBody);
-            return;
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
-        {
-            // The client left while sending its body: nothing was forwarded, so there is no row.
-            context.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.ClientCancelled);
-            return;
-        }
-
-        if (meter.ExpectsUsage && body is not null)
-        {
-            meter.PromptEstimate = TokenEstimator.EstimatePromptTokens(body, meter.RequestedModel);
-        }
+        // The meter the inspection stage built: the body it read is what the upstream will be sent.
+        var meter = (RequestMeter)context.Features.GetRequiredFeature<IRequestBodyFeature>();
 
         // The in-flight row goes in before the upstream sees anything: a crash from here on is reconciled at the next start.
         var settlement = new UsageSettlement(context, client, meter, request, time.GetUtcNow());

@@ -1,7 +1,7 @@
 namespace OpenAiRelay.Metering;
 
 /// <summary>What metering knows about one admitted request, from its body on the way in and its response on the way out.</summary>
-internal sealed class RequestMeter(string endpoint, bool expectsUsage)
+internal sealed class RequestMeter(string endpoint, bool expectsUsage) : IRequestBodyFeature
 {
     /// <summary>The path below <c>/v1</c>, for example <c>/chat/completions</c>.</summary>
     public string Endpoint { get; } = endpoint;
@@ -59,4 +59,6 @@ internal sealed class RequestMeter(string endpoint, bool expectsUsage)
     }
 
     public string? Model => RequestedModel ?? Walker.Model;
+
+    string? IRequestBodyFeature.Model => RequestedModel;
 }

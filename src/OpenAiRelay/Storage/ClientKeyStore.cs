@@ -1,23 +1,25 @@
 using System.Data.Common;
+using OpenAiRelay.Policy;
 
 namespace OpenAiRelay.Storage;
 
 /// <summary>Reads and writes <c>client_keys</c>. Lookups are by the public key id only; secrets are compared by the caller.</summary>
 internal sealed class ClientKeyStore(RelayDatabase database)
 {
-    private const string Columns = "key_id, name, secret_hash, created_at, expires_at, revoked_at";
+    private const string Columns = "key_id, name, secret_hash, created_at, expires_at, revoked_at, policy";
 
     public async Task CreateAsync(StoredClientKey key, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        using var command = database.Command(connection, "INSERT INTO client_keys (" + Columns + ") VALUES (@key_id, @name, @secret_hash, @created_at, @expires_at, @revoked_at);", transaction)
+        using var command = database.Command(connection, "INSERT INTO client_keys (" + Columns + ") VALUES (@key_id, @name, @secret_hash, @created_at, @expires_at, @revoked_at, @policy);", transaction)
             .With("@key_id", key.KeyId)
             .With("@name", key.Name)
             .With("@secret_hash", key.SecretHash)
             .With("@created_at", database.ToDbTimestamp(key.CreatedAt))
             .With("@expires_at", key.ExpiresAt is { } expires ? database.ToDbTimestamp(expires) : null)
-            .With("@revoked_at", null);
+            .With("@revoked_at", null)
+            .With("@policy", KeyPolicyJson.Serialize(key.Policy));
         try
         {
             await command.ExecuteNonQueryAsync(cancellationToken);
@@ -58,7 +60,7 @@ internal sealed class ClientKeyStore(RelayDatabase database)
         System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string column, string value, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var keys = new List<StoredClientKey>();
-        using var select = database.Command(connection, "SELECT " + Columns + " FROM client_keys WHERE revoked_at IS NULL AND " + column + " = @value;", transaction)
+        using var select = database.Command(connection, "SELECT " + Columns + " FROM client_keys WHERE revoked_at IS NULL AND " + column + " = @value" + database.LockRowsForUpdate + ";", transaction)
             .With("@value", value);
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -94,6 +96,36 @@ internal sealed class ClientKeyStore(RelayDatabase database)
         return revoked;
     }
 
+    /// <summary>
+    /// Changes the policy of the live key with this key id, or else with this name: <paramref name="change"/> gets the
+    /// current policy and returns the new one, inside the write transaction, so two admins changing different fields
+    /// at once both take effect. Returns the key as it now is, or null when no live key matched.
+    /// </summary>
+    public async Task<StoredClientKey?> UpdatePolicyAsync(string nameOrKeyId, Func<KeyPolicy, KeyPolicy> change, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var keys = await SelectLiveAsync(connection, transaction, "key_id", nameOrKeyId, now, cancellationToken);
+        if (keys.Count == 0)
+        {
+            keys = await SelectLiveAsync(connection, transaction, "name", nameOrKeyId, now, cancellationToken);
+        }
+
+        if (keys.Count != 1)
+        {
+            return null;
+        }
+
+        var key = keys[0] with { RevokedAt = null };
+        key = key with { Policy = change(key.Policy) };
+        using var update = database.Command(connection, "UPDATE client_keys SET policy = @policy WHERE key_id = @key_id AND revoked_at IS NULL;", transaction)
+            .With("@policy", KeyPolicyJson.Serialize(key.Policy))
+            .With("@key_id", key.KeyId);
+        await update.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return key;
+    }
+
     /// <summary>Keys ever created, revoked ones included: once a key has existed, the relay never falls back to open.</summary>
     public async Task<long> CountAllAsync(CancellationToken cancellationToken)
     {
@@ -108,5 +140,8 @@ internal sealed class ClientKeyStore(RelayDatabase database)
         (byte[])reader.GetValue(2),
         database.ReadTimestamp(reader, 3),
         reader.IsDBNull(4) ? null : database.ReadTimestamp(reader, 4),
-        reader.IsDBNull(5) ? null : database.ReadTimestamp(reader, 5));
+        reader.IsDBNull(5) ? null : database.ReadTimestamp(reader, 5))
+    {
+        Policy = reader.IsDBNull(6) ? KeyPolicy.Unlimited : KeyPolicyJson.Parse(reader.GetString(6)),
+    };
 }

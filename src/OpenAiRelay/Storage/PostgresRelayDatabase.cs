@@ -31,6 +31,8 @@ internal sealed class PostgresRelayDatabase : RelayDatabase, IAsyncDisposable
     // Instances starting together must not both apply migration 001: a transaction-scoped advisory lock serialises them.
     public override string? MigrationLockSql => "SELECT pg_advisory_xact_lock(7143290417);";
 
+    public override string LockRowsForUpdate => " FOR UPDATE";
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
         => await _dataSource.OpenConnectionAsync(cancellationToken);
 

@@ -36,6 +36,13 @@ internal abstract class RelayDatabase(TimeSpan commandTimeout)
     /// <summary>Serialises concurrent migrators (several instances starting at once), inside the migration transaction.</summary>
     public abstract string? MigrationLockSql { get; }
 
+    /// <summary>
+    /// Appended to a SELECT inside a write transaction that reads rows it is about to change: PostgreSQL's
+    /// <c>FOR UPDATE</c>, so two instances changing one key serialise instead of losing an update. SQLite's write
+    /// transactions already hold the database's one write lock.
+    /// </summary>
+    public virtual string LockRowsForUpdate => string.Empty;
+
     public abstract bool IsUniqueViolation(DbException exception);
 
     /// <summary>One-time checks and settings at start-up (SQLite: WAL mode, writable file).</summary>

@@ -185,6 +185,32 @@ public sealed class AdminApiTests(PostgresServer postgres)
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task APolicySetOnOneInstance_HoldsOnTheSecondWithinTheCacheTtl(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+        var ttl = TimeSpan.FromSeconds(1);
+        await using var first = await StartAsync(target.Directory.Path, target.Settings, ttl);
+        await using var second = await StartAsync(target.Directory.Path, target.Settings, ttl);
+
+        var key = await CreateKeyAsync(first, "moving");
+        Assert.Equal(HttpStatusCode.BadGateway, await StatusAsync(second, key)); // admitted, and cached on the second
+
+        using (var set = await first.SendAsync(HttpMethod.Patch, "/admin/keys/moving", AdminToken, new StringContent("""{"endpoints":["/v1/chat"]}""")))
+        {
+            Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(first, key)); // the instance that changed it: at once
+        var changedAt = DateTime.UtcNow;
+        while (await StatusAsync(second, key) != HttpStatusCode.Forbidden)
+        {
+            Assert.True(DateTime.UtcNow - changedAt < ttl + TimeSpan.FromSeconds(2), "the second instance ignores a changed policy after the cache TTL");
+            await Task.Delay(100);
+        }
+    }
+
     [Fact]
     public async Task OpenRelay_ClosesWhenTheFirstKeyIsCreated()
     {

@@ -102,12 +102,63 @@ public sealed class AdminCommandsTests(PostgresServer postgres)
 
     [Theory]
     [MemberData(nameof(Engines))]
+    public async Task KeysCreateAndSet_StoreAPolicy_ThatListAndTheAuditLogShow(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+
+        var create = await RunAsync(target, "keys", "create", "bob", "--rpm", "60", "--endpoints", "/v1/chat, /v1/responses");
+        Assert.Equal(0, create.ExitCode);
+        Assert.Contains("policy: rpm 60, endpoints /v1/chat /v1/responses", create.Output);
+        Assert.Contains("rpm 60, endpoints /v1/chat /v1/responses", (await RunAsync(target, "keys", "list")).Output);
+
+        var set = await RunAsync(target, "keys", "set", "bob", "--rpm", "none", "--max-concurrent", "2");
+        Assert.Equal(0, set.ExitCode);
+        Assert.Contains("policy: concurrent 2, endpoints /v1/chat /v1/responses", set.Output);
+        using (var document = JsonDocument.Parse((await RunAsync(target, "keys", "list", "--json")).Output))
+        {
+            var key = Assert.Single(document.RootElement.GetProperty("data").EnumerateArray());
+            Assert.Equal("""{"max_concurrent":2,"endpoints":["/v1/chat","/v1/responses"]}""", JsonSerializer.Serialize(key.GetProperty("policy")));
+        }
+
+        foreach (var (args, message) in new[]
+        {
+            (new[] { "keys", "set", "bob", "--rpm", "0" }, "'rpm' must be between 1 and"),
+            (new[] { "keys", "set", "bob", "--rpm", "lots" }, "--rpm must be a whole number or none"),
+            (new[] { "keys", "set", "bob", "--endpoints", "/admin" }, "must be a /v1 path prefix"),
+            (new[] { "keys", "set", "bob" }, "nothing to set"),
+            (new[] { "keys", "set", "nobody", "--rpm", "5" }, "No active key"),
+            (new[] { "keys", "create", "carol", "--max-concurrent", "-1" }, "--max-concurrent must be a whole number or none"),
+        })
+        {
+            var refused = await RunAsync(target, args);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains(message, refused.Error);
+        }
+
+        // A refused create makes no key; a refused set changes nothing.
+        Assert.DoesNotContain("carol", (await RunAsync(target, "keys", "list")).Output);
+        Assert.Contains("concurrent 2, endpoints", (await RunAsync(target, "keys", "list")).Output);
+
+        var cleared = await RunAsync(target, "keys", "set", "bob", "--max-concurrent", "none", "--endpoints", "none");
+        Assert.Contains("policy: default", cleared.Output);
+
+        using (var document = JsonDocument.Parse((await RunAsync(target, "audit", "--json")).Output))
+        {
+            var actions = document.RootElement.GetProperty("data").EnumerateArray().Select(e => (e.GetProperty("action").GetString(), e.GetProperty("target").GetString()!)).ToList();
+            Assert.Equal(["key.created", "key.policy_changed", "key.policy_changed"], actions.Select(a => a.Item1));
+            Assert.EndsWith("""policy {"rpm":60,"endpoints":["/v1/chat","/v1/responses"]}""", actions[0].Item2, StringComparison.Ordinal);
+            Assert.EndsWith("policy {}", actions[2].Item2, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
     public async Task DbMigrate_OnAFreshStore_CreatesTheSchema(string engine)
     {
         await using var target = await StoreTarget.CreateAsync(engine, postgres, migrate: false);
         var result = await RunAsync(target, "db", "migrate");
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("schema at version 3", result.Output);
+        Assert.Contains("schema at version 4", result.Output);
         Assert.Empty(await SchemaMigrator.MigrateAsync(target.Database, TimeProvider.System, default));
     }
 

@@ -15,7 +15,7 @@ public sealed partial class FolderDependencyTests
     /// <summary>The layers, lowest first: a folder may use folders of its own or a lower layer only.</summary>
     private static readonly string[][] s_layers =
     [
-        ["Streams", "Errors", "Pipeline", "Configuration"],
+        ["Streams", "Errors", "Pipeline", "Policy", "Configuration"],
         ["Storage", "Pricing"],
         ["Authentication", "Ledger"],
         ["Limits", "Metering", "Forwarding"],

@@ -38,7 +38,7 @@ public sealed class ClientAuthenticatorTests : IAsyncLifetime
     public async Task SharedTokensAndKeys_AreBothAccepted()
     {
         var authenticator = await CreateAsync("first-token,second-token");
-        var created = await _admin.CreateAsync("alice", null, TestActor, default);
+        var created = await _admin.CreateAsync("alice", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
 
         Assert.Equal(new ClientIdentity("relay-token"), await authenticator.AuthenticateAsync("first-token", default));
         Assert.Equal(new ClientIdentity("relay-token-2"), await authenticator.AuthenticateAsync("second-token", default));
@@ -55,7 +55,7 @@ public sealed class ClientAuthenticatorTests : IAsyncLifetime
         Assert.Equal(ClientIdentity.Anonymous, await authenticator.AuthenticateAsync("", default));
 
         // Created by the CLI or another instance: seen within the re-check interval (the cache TTL).
-        var created = await _admin.CreateAsync("alice", null, TestActor, default);
+        var created = await _admin.CreateAsync("alice", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         _clock.Advance(TimeSpan.FromSeconds(5));
         Assert.Null(await authenticator.AuthenticateAsync("", default));
         Assert.Null(await authenticator.AuthenticateAsync("anything", default));

@@ -39,7 +39,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task ValidKey_IsIdentifiedByItsLabel_AndStoredOnlyAsAHash()
     {
-        var created = await _admin.CreateAsync("alice", null, TestActor, default);
+        var created = await _admin.CreateAsync("alice", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         var identity = await _authenticator.AuthenticateAsync(created.Token, default);
 
         Assert.Equal(new ClientIdentity(ClientKeyToken.LabelFor(created.Key.KeyId), created.Key.KeyId), identity);
@@ -64,7 +64,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task ForgedSecretWithTheSameKeyId_AfterTheRealKeyWasCached_IsRejected()
     {
-        var created = await _admin.CreateAsync("alice", null, TestActor, default);
+        var created = await _admin.CreateAsync("alice", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
 
         var forged = created.Token[..^1] + (created.Token[^1] == 'a' ? 'b' : 'a');
@@ -75,7 +75,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task RevokedElsewhere_StillCachedWithinTtl_RejectedAfterIt()
     {
-        var created = await _admin.CreateAsync("alice", null, TestActor, default);
+        var created = await _admin.CreateAsync("alice", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
 
         // Another instance (or the CLI) revokes: this process learns it when its cache entry expires.
@@ -89,7 +89,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task RevokedHere_IsRejectedAtOnce()
     {
-        var created = await _admin.CreateAsync("alice", null, TestActor, default);
+        var created = await _admin.CreateAsync("alice", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
         var revoked = Assert.Single(await _admin.RevokeAsync("alice", TestActor, default));
         _authenticator.Invalidate(revoked.KeyId);
@@ -99,7 +99,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task ExpiredKey_IsRejected_EvenFromTheCache()
     {
-        var created = await _admin.CreateAsync("short-lived", TimeSpan.FromSeconds(3), TestActor, default);
+        var created = await _admin.CreateAsync("short-lived", TimeSpan.FromSeconds(3), OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         Assert.NotNull(await _authenticator.AuthenticateAsync(created.Token, default));
         _clock.Advance(TimeSpan.FromSeconds(3));
         Assert.Null(await _authenticator.AuthenticateAsync(created.Token, default));
@@ -116,7 +116,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task UnknownKeyId_AndWrongSecret_GiveTheSameAnswer()
     {
-        var created = await _admin.CreateAsync("alice", null, TestActor, default);
+        var created = await _admin.CreateAsync("alice", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         var (_, unknown) = ClientKeyToken.Generate();
         var wrongSecret = created.Token[..19] + new string('Z', 40);
         Assert.Null(await _authenticator.AuthenticateAsync(unknown, default));
@@ -127,9 +127,9 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task Revoke_ByAKeyId_RevokesThatKeyOnly_EvenWhenAnotherKeyIsNamedLikeIt()
     {
-        var victim = await _admin.CreateAsync("victim", null, TestActor, default);
+        var victim = await _admin.CreateAsync("victim", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         // Anyone who can create a key may name it after another key's id (it is printed in every log line).
-        var decoy = await _admin.CreateAsync(victim.Key.KeyId, null, TestActor, default);
+        var decoy = await _admin.CreateAsync(victim.Key.KeyId, null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
 
         var first = await _admin.RevokeAsync(victim.Key.KeyId, TestActor, default);
         Assert.Equal([victim.Key.KeyId], first.Select(k => k.KeyId));
@@ -139,7 +139,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
         var second = await _admin.RevokeAsync(victim.Key.KeyId, TestActor, default);
         Assert.Equal([decoy.Key.KeyId], second.Select(k => k.KeyId));
 
-        var third = await _admin.CreateAsync("third", null, TestActor, default);
+        var third = await _admin.CreateAsync("third", null, OpenAiRelay.Policy.KeyPolicy.Unlimited, TestActor, default);
         Assert.Equal([third.Key.KeyId], (await _admin.RevokeAsync(OpenAiRelay.Authentication.ClientKeyToken.LabelFor(third.Key.KeyId), TestActor, default)).Select(k => k.KeyId));
     }
 

@@ -30,8 +30,12 @@ public sealed class StalledClientStageTests
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.True(lifetime.Aborted);
 
+        // The write Kestrel completes after the abort fails, and so does every later one: the copy loop stops there
+        // instead of draining the upstream into a closed connection.
         client.CompleteWrite();
-        await write;
+        await Assert.ThrowsAsync<IOException>(() => write);
+        await Assert.ThrowsAsync<IOException>(() => body.WriteAsync(new byte[10]).AsTask());
+        await Assert.ThrowsAsync<IOException>(() => body.FlushAsync());
     }
 
     [Fact]
@@ -44,7 +48,7 @@ public sealed class StalledClientStageTests
         _time.Advance(Limit);
         Assert.True(lifetime.Aborted);
         client.CompleteWrite();
-        await flush;
+        await Assert.ThrowsAsync<IOException>(() => flush);
     }
 
     [Fact]

@@ -9,7 +9,10 @@ using OpenAiRelay.Tests.Infrastructure;
 
 namespace OpenAiRelay.Tests.Security;
 
-/// <summary>Runs alone: it holds thousands of sockets, and its latency figure should be the relay's, not the suite's.</summary>
+/// <summary>
+/// Runs alone: the idle-connection tests hold thousands of sockets (their latency figure should be the relay's, not the
+/// suite's), and the slow-client tests judge 30 s of wall-clock behaviour.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class IdleConnectionCollection
 {
