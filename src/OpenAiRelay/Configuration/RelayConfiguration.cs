@@ -79,7 +79,7 @@ internal static class RelayConfiguration
         }
     }
 
-    /// <summary>Typed lists that also accept the one comma-separated value an environment variable carries.</summary>
+    /// <summary><c>Relay:Limits:Default</c> held to the same rules as a key's policy; the error is reported by the validator.</summary>
     private static (KeyPolicy Policy, string? Error) ReadDefaultPolicy(IConfigurationSection section)
     {
         try
@@ -108,6 +108,7 @@ internal static class RelayConfiguration
             : null;
     }
 
+    /// <summary>Typed lists that also accept the one comma-separated value an environment variable carries.</summary>
     private static string[] ReadList(IConfigurationSection section, IReadOnlyList<string> fallback)
     {
         if (section.Value is { } value)

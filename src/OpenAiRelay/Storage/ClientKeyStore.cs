@@ -116,8 +116,7 @@ internal sealed class ClientKeyStore(RelayDatabase database)
             return null;
         }
 
-        var key = keys[0] with { RevokedAt = null };
-        key = key with { Policy = change(key.Policy) };
+        var key = keys[0] with { Policy = change(keys[0].Policy) };
         using var update = database.Command(connection, "UPDATE client_keys SET policy = @policy WHERE key_id = @key_id AND revoked_at IS NULL;", transaction)
             .With("@policy", KeyPolicyJson.Serialize(key.Policy))
             .With("@key_id", key.KeyId);
