@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: the relay side by side with no proxy (direct), nginx and itself with metering off, under
-# the same load.
+# End-to-end benchmark: the relay side by side with no proxy (direct), nginx, itself with metering off and itself
+# reached with a limited client key, under the same load.
 #
-#   bench/run.sh                      # full run, about 8 minutes on 2 cores; rewrites the table in docs/benchmarks.md
+#   bench/run.sh                      # full run, about 9 minutes on 2 cores; rewrites the table in docs/benchmarks.md
 #
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION (10 s per chat round), BENCH_STREAMS (1000),
 # BENCH_SCENARIOS (chat,chat1,sse,files,ws), BENCH_REPORT (docs/benchmarks.md; "none" to skip),
@@ -104,6 +104,25 @@ PIDS+=("$NGINX_MASTER")
 wait_ready "http://127.0.0.1:$NGINX_PORT/v1/models" "$API_KEY"
 NGINX_WORKERS=$(pgrep -P "$NGINX_MASTER" | paste -sd, -)
 
+# A per-person client key for the relay-limited target, made with the relay's own CLI against the relay's data
+# directory before the relay starts (so the running relay has no cache to miss). Every limit `keys create` offers is
+# set, each far above what the load can reach, so every request goes through admission and none is refused; the
+# allow-lists (endpoints, and models where offered) name what the chat scenarios call. Options added to the CLI
+# later (tpm, budget) are taken from its --help, so the key always carries every limit the build has.
+LIMITED_RPM=1000000000
+KEY_HELP=$("$OUT/relay/openai-relay" keys create --help)
+LIMIT_ARGS=(--rpm "$LIMITED_RPM" --max-concurrent 100000 --endpoints /v1/chat)
+has_option() { grep -q -- "^ *$1[ ,<]" <<<"$KEY_HELP"; }
+has_option --tpm && LIMIT_ARGS+=(--tpm 1000000000)
+has_option --budget-usd && LIMIT_ARGS+=(--budget-usd 1000000)
+has_option --budget-period && LIMIT_ARGS+=(--budget-period month)
+has_option --models && LIMIT_ARGS+=(--models gpt-4o-mini)
+KEY_OUTPUT=$(env OPENAI_API_KEY="$API_KEY" RELAY_TOKEN="$RELAY_TOKEN" RELAY_DATA_DIR="$OUT/relay-data" ${BENCH_RELAY_ENV:-} \
+  "$OUT/relay/openai-relay" keys create bench-limited "${LIMIT_ARGS[@]}")
+LIMITED_TOKEN=$(head -1 <<<"$KEY_OUTPUT")
+[[ $LIMITED_TOKEN == rk_live_* ]] || { echo "keys create printed no rk_live_ token: $KEY_OUTPUT" >&2; exit 1; }
+log "limited key: $(sed -n 2p <<<"$KEY_OUTPUT" | sed 's/ Store the line above.*//')"
+
 # The relay as published, default configuration (metering and the SQLite ledger on); only the environment a
 # deployment must set, and a fresh data directory under bench/out (not ./data of the working copy).
 RELAY_PORT=$(free_port $((NGINX_PORT + 1)))
@@ -113,6 +132,15 @@ env OPENAI_API_KEY="$API_KEY" RELAY_TOKEN="$RELAY_TOKEN" OPENAI_BASE_URL="http:/
 RELAY_PID=$!
 PIDS+=("$RELAY_PID")
 wait_ready "http://127.0.0.1:$RELAY_PORT/v1/models" "$RELAY_TOKEN"
+# The limited key must really take the limit stage: its answer carries its own rpm in x-ratelimit-limit-requests.
+LIMITED_CHECK=$(curl -sS -o /dev/null -D - -w '%{http_code}' -H "Authorization: Bearer $LIMITED_TOKEN" -H 'Content-Type: application/json' \
+  --data '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What is 2+2?"}],"temperature":0}' \
+  "http://127.0.0.1:$RELAY_PORT/v1/chat/completions" | tr -d '\r')
+if [[ ${LIMITED_CHECK##*$'\n'} != 200 ]] || ! grep -qi "^x-ratelimit-limit-requests: $LIMITED_RPM$" <<<"$LIMITED_CHECK"; then
+  echo "the limited key's chat completion did not pass the limit stage (want 200 and x-ratelimit-limit-requests: $LIMITED_RPM):" >&2
+  echo "$LIMITED_CHECK" >&2
+  exit 1
+fi
 
 # The same relay with metering off (plain forwarding: no body inspection, no ledger rows; the token check stays),
 # measured in the same rounds, so "relay / relay-off" is what metering costs. Each relay has its own data directory.
@@ -132,15 +160,18 @@ Machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), ${ME
 Client, proxy and fake upstream share these CPUs${BENCH_RELAY_ENV:+; relay environment: \`$BENCH_RELAY_ENV\`}.
 MACHINE
 
-log "fake :$FAKE_PORT, nginx :$NGINX_PORT (workers $NGINX_WORKERS), relay :$RELAY_PORT (pid $RELAY_PID), relay-off :$RELAY_OFF_PORT (pid $RELAY_OFF_PID); $ROUNDS rounds"
+log "fake :$FAKE_PORT, nginx :$NGINX_PORT (workers $NGINX_WORKERS), relay :$RELAY_PORT (pid $RELAY_PID; also relay-limited), relay-off :$RELAY_OFF_PORT (pid $RELAY_OFF_PID); $ROUNDS rounds"
 REPORT_ARGS=()
 if [[ $REPORT != none ]]; then REPORT_ARGS=(--report "$REPORT" --machine "$OUT/machine.md"); fi
 timeout 1200 dotnet "$OUT/loadgen/LoadGen.dll" \
   --direct "http://127.0.0.1:$FAKE_PORT" --nginx "http://127.0.0.1:$NGINX_PORT" --relay "http://127.0.0.1:$RELAY_PORT" \
   --relay-off "http://127.0.0.1:$RELAY_OFF_PORT" --relay-off-pids "$RELAY_OFF_PID" \
+  --relay-limited "http://127.0.0.1:$RELAY_PORT" --limited-token "$LIMITED_TOKEN" \
   --api-key "$API_KEY" --relay-token "$RELAY_TOKEN" --relay-pids "$RELAY_PID" --nginx-pids "$NGINX_WORKERS" \
   --rounds "$ROUNDS" --duration "$DURATION" --streams "$STREAMS" --scenarios "$SCENARIOS" \
   --results "$OUT/results.jsonl" --command "bench/run.sh${BENCH_RELAY_ENV:+ (BENCH_RELAY_ENV=\"$BENCH_RELAY_ENV\")}" "${REPORT_ARGS[@]}"
 log "relay peak RSS $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RELAY_PID/status"), relay-off $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RELAY_OFF_PID/status"); results in $OUT/results.jsonl"
 # Exactly one ledger row per relayed request: rows (and rows still in flight, which should be 0) against log lines.
 log "relay ledger rows (in flight): $(sqlite3 -separator ' ' "$OUT/relay-data/relay.db" "SELECT count(*), '(' || sum(outcome = 'in_flight') || ')' FROM usage_records" 2>/dev/null || echo '?'); request log lines: $(grep -c ' /v1/' "$OUT/relay.log" || true)"
+# Per client (shared token, limited key): rows and refusals (429), which must be 0 for the limited key.
+log "relay ledger rows by client (rows, 429s): $(sqlite3 -separator ' ' "$OUT/relay-data/relay.db" "SELECT group_concat(key_label || ' ' || n || ' ' || refused, ', ') FROM (SELECT key_label, count(*) AS n, sum(status = 429) AS refused FROM usage_records GROUP BY key_label)" 2>/dev/null || echo '?')"

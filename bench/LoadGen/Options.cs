@@ -11,6 +11,9 @@ internal sealed class Options
 
     public string RelayToken { get; private set; } = "rt-bench";
 
+    /// <summary>The client key (<c>rk_live_...</c>) of the <see cref="Target.RelayLimited"/> target.</summary>
+    public string? LimitedToken { get; private set; }
+
     public int[] RelayPids { get; private set; } = [];
 
     public int[] NginxPids { get; private set; } = [];
@@ -65,6 +68,8 @@ internal sealed class Options
                 case "--nginx": o.Urls["nginx"] = value; break;
                 case "--relay": o.Urls["relay"] = value; break;
                 case "--relay-off": o.Urls[Target.RelayOff] = value; break;
+                case "--relay-limited": o.Urls[Target.RelayLimited] = value; break;
+                case "--limited-token": o.LimitedToken = value; break;
                 case "--api-key": o.ApiKey = value; break;
                 case "--relay-token": o.RelayToken = value; break;
                 case "--relay-pids": o.RelayPids = Pids(value); break;
@@ -85,6 +90,11 @@ internal sealed class Options
                 case "--command": o.Command = value; break;
                 default: throw new FormatException($"Unknown argument {args[i - 1]}");
             }
+        }
+
+        if (o.Urls.ContainsKey(Target.RelayLimited) && o.LimitedToken is null)
+        {
+            throw new FormatException("--relay-limited needs --limited-token");
         }
 
         return o;

@@ -3,8 +3,8 @@ using System.Text.Json;
 using OpenAiRelay.LoadGen;
 
 // The end-to-end benchmark client (bench/run.sh starts the servers and calls this). Runs every scenario against
-// direct, nginx, relay and relay with metering off in turn, round after round, so drift on a shared machine hits all
-// of them alike.
+// direct, nginx, relay and relay with metering off in turn (and the chat scenarios also through the relay with a
+// limited client key), round after round, so drift on a shared machine hits all of them alike.
 Options options;
 try
 {
@@ -28,8 +28,15 @@ if (options.ReportOnly)
 var targets = new List<Target>();
 foreach (var (name, url) in options.Urls)
 {
-    var auth = name is "relay" or Target.RelayOff ? "Bearer " + options.RelayToken : "Bearer " + options.ApiKey;
-    var pids = name switch { "relay" => options.RelayPids, Target.RelayOff => options.RelayOffPids, "nginx" => options.NginxPids, _ => [] };
+    var auth = name switch
+    {
+        "relay" or Target.RelayOff => "Bearer " + options.RelayToken,
+        Target.RelayLimited => "Bearer " + options.LimitedToken,
+        _ => "Bearer " + options.ApiKey,
+    };
+
+    // relay-limited is the relay's own process reached with a limited client key, so it is measured on relay's pids.
+    var pids = name switch { "relay" or Target.RelayLimited => options.RelayPids, Target.RelayOff => options.RelayOffPids, "nginx" => options.NginxPids, _ => [] };
     targets.Add(new Target(name, new Uri(url.TrimEnd('/') + "/"), auth, pids));
 }
 
@@ -53,7 +60,7 @@ for (var round = 1; round <= options.Rounds; round++)
 {
     foreach (var scenario in ScenarioOrder.All.Where(options.Scenarios.Contains))
     {
-        foreach (var target in targets)
+        foreach (var target in targets.Where(t => t.Runs(scenario)))
         {
             var metrics = await RunOneAsync(scenario, target, warmup: false);
             all.Add((round, target.Name, metrics));
@@ -61,6 +68,19 @@ for (var round = 1; round <= options.Rounds; round++)
             await results.FlushAsync();
             Console.WriteLine($"round {round} {scenario,-5} {target.Name,-9} {Summary(metrics)}");
         }
+    }
+}
+
+if (targets.Any(t => t.Name == Target.RelayLimited))
+{
+    // What the limits cost, also when no report is written: medians over the interleaved rounds, subtracted.
+    foreach (var scenario in Target.LimitedScenarios.Where(options.Scenarios.Contains))
+    {
+        var key = scenario + ".proxy_cpu_us_per_req";
+        double Median(string target) => Stats.Median(all.Where(r => r.Target == target && r.Metrics.ContainsKey(key)).Select(r => r.Metrics[key]));
+        var (unlimited, limited) = (Median("relay"), Median(Target.RelayLimited));
+        var refused = all.Where(r => r.Target == Target.RelayLimited).Sum(r => r.Metrics.GetValueOrDefault(scenario + ".errors"));
+        Console.WriteLine($"limits {scenario,-5} relay {unlimited:0.0} µs CPU/request, relay-limited {limited:0.0} µs: limits cost {limited - unlimited:+0.0;-0.0} µs per request (medians of {options.Rounds} rounds; relay-limited errors {refused})");
     }
 }
 
@@ -74,7 +94,7 @@ return 0;
 
 async Task RunScenariosAsync(Target target, bool warmup)
 {
-    foreach (var scenario in ScenarioOrder.All.Where(options.Scenarios.Contains))
+    foreach (var scenario in ScenarioOrder.All.Where(options.Scenarios.Contains).Where(target.Runs))
     {
         var metrics = await RunOneAsync(scenario, target, warmup);
         Console.WriteLine($"warm-up {scenario,-5} {target.Name,-9} {Summary(metrics)}");

@@ -61,14 +61,20 @@ internal static class Report
         }
 
         // The metering-off relay (a second process, Relay__Metering__Enabled=false) gets its own column and the ratio
-        // relay / relay-off: what metering adds over forwarding alone, side by side in the same rounds.
+        // relay / relay-off: what metering adds over forwarding alone, side by side in the same rounds. The limited
+        // key (the relay's own process, a client key with every limit far above the load) gets a column after it and
+        // the ratio relay-limited / relay: what the limits add, in the chat scenarios it runs.
         var withOff = targets.Contains(LoadGen.Target.RelayOff);
-        md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{options.Command}`. {options.Rounds} rounds, interleaved ({string.Join(", ", targets)} per scenario per round; *relay-off* is a second relay process with `Relay__Metering__Enabled=false`: forwarding alone, no body inspection, no ledger); every number is the median over rounds, except memory (marked *max*), which is the worst round.");
+        var withLimited = targets.Contains(LoadGen.Target.RelayLimited);
+        md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{options.Command}`. {options.Rounds} rounds, interleaved ({string.Join(", ", targets)} per scenario per round; *relay-off* is a second relay process with `Relay__Metering__Enabled=false`: forwarding alone, no body inspection, no ledger{(withLimited ? $"; *relay-limited* is the *relay* process reached with a client key from `openai-relay keys create` whose limits are all set far above the load, so every request goes through the limit stage and none is refused (it runs {string.Join(" and ", LoadGen.Target.LimitedScenarios)} only)" : "")}); every number is the median over rounds, except memory (marked *max*), which is the worst round.");
         md.AppendLine();
-        md.AppendLine(withOff
-            ? "| scenario | metric | direct | nginx | relay | relay-off | relay/direct | relay/nginx | relay/relay-off |"
-            : "| scenario | metric | direct | nginx | relay | relay/direct | relay/nginx |");
-        md.AppendLine(withOff ? "|---|---|---:|---:|---:|---:|---:|---:|---:|" : "|---|---|---:|---:|---:|---:|---:|");
+        md.Append("| scenario | metric | direct | nginx | relay |");
+        md.Append(withOff ? " relay-off |" : "");
+        md.Append(withLimited ? " relay-limited |" : "");
+        md.Append(" relay/direct | relay/nginx |");
+        md.Append(withOff ? " relay/relay-off |" : "");
+        md.AppendLine(withLimited ? " relay-limited/relay |" : "");
+        md.AppendLine("|---|---|" + string.Concat(Enumerable.Repeat("---:|", 5 + (withOff ? 2 : 0) + (withLimited ? 2 : 0))));
         foreach (var row in rows)
         {
             if (!all.Any(r => r.Metrics.ContainsKey(row.Key)))
@@ -80,6 +86,7 @@ internal static class Report
             var nginx = Median("nginx", row.Key);
             var relay = Median("relay", row.Key);
             var off = Median(LoadGen.Target.RelayOff, row.Key);
+            var limited = Median(LoadGen.Target.RelayLimited, row.Key);
             md.Append(CultureInfo.InvariantCulture,
                 $"| {row.Scenario} | {row.Metric}{(IsMemory(row.Key) ? " *max*" : "")} | {(row.ProxyOnly ? "–" : Fmt(direct, row.Format))} | {Fmt(nginx, row.Format)} | {Fmt(relay, row.Format)} |");
             if (withOff)
@@ -87,8 +94,14 @@ internal static class Report
                 md.Append(CultureInfo.InvariantCulture, $" {Fmt(off, row.Format)} |");
             }
 
+            if (withLimited)
+            {
+                md.Append(CultureInfo.InvariantCulture, $" {Fmt(limited, row.Format)} |");
+            }
+
             md.Append(CultureInfo.InvariantCulture, $" {(row.ProxyOnly ? "–" : Ratio(relay, direct))} | {Ratio(relay, nginx)} |");
-            md.AppendLine(withOff ? $" {Ratio(relay, off)} |" : string.Empty);
+            md.Append(withOff ? $" {Ratio(relay, off)} |" : string.Empty);
+            md.AppendLine(withLimited ? $" {Ratio(limited, relay)} |" : string.Empty);
         }
 
         var failures = all.Where(r => r.Metrics.Any(kv => (kv.Key.EndsWith(".errors", StringComparison.Ordinal) || kv.Key.EndsWith(".failed", StringComparison.Ordinal)) && kv.Value > 0)).ToList();
@@ -121,6 +134,22 @@ internal static class Report
                 ? "not measured (no relay-off target)"
                 : $"{v:+0%;-0%} ({Median("relay", "chat.proxy_cpu_us_per_req"):0} µs vs {Median(LoadGen.Target.RelayOff, "chat.proxy_cpu_us_per_req"):0} µs metering off)",
             v => v < 0.10);
+        if (withLimited)
+        {
+            // No target of its own (limits are a feature a deployment opts into): the difference, so it is not lost in
+            // the ratio. Medians of each target over the same interleaved rounds, then subtracted.
+            var unlimitedCpu = Median("relay", "chat.proxy_cpu_us_per_req");
+            var limitedCpu = Median(LoadGen.Target.RelayLimited, "chat.proxy_cpu_us_per_req");
+            var addedP50 = Median(LoadGen.Target.RelayLimited, "chat1.p50_ms") - Median("relay", "chat1.p50_ms");
+            Target(md, all, "limits cost (client key with every limit, none reached, vs shared RELAY_TOKEN), CPU per request", "chat.proxy_cpu_us_per_req",
+                () => limitedCpu - unlimitedCpu,
+                v => double.IsNaN(v)
+                    ? "not measured"
+                    : $"{v:+0;-0} µs ({limitedCpu:0} µs vs {unlimitedCpu:0} µs{(double.IsNaN(addedP50) ? "" : $"; 1 connection p50 {addedP50:+0.000;-0.000} ms")})",
+                _ => true,
+                measuredOnly: true);
+        }
+
         md.AppendLine(End);
 
         var path = options.Report!;
@@ -133,7 +162,7 @@ internal static class Report
         File.WriteAllText(path, text);
     }
 
-    private static void Target(StringBuilder md, List<(int Round, string Target, Metrics Metrics)> all, string name, string key, Func<double> value, Func<double, string> describe, Func<double, bool> holds)
+    private static void Target(StringBuilder md, List<(int Round, string Target, Metrics Metrics)> all, string name, string key, Func<double> value, Func<double, string> describe, Func<double, bool> holds, bool measuredOnly = false)
     {
         if (!all.Any(r => r.Metrics.ContainsKey(key)))
         {
@@ -142,7 +171,7 @@ internal static class Report
         }
 
         var v = value();
-        md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {describe(v)} | {(double.IsNaN(v) ? "–" : holds(v) ? "yes" : "**no**")} |");
+        md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {describe(v)} | {(double.IsNaN(v) || measuredOnly ? "–" : holds(v) ? "yes" : "**no**")} |");
     }
 
     private static bool IsMemory(string key) =>

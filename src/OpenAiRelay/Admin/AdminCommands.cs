@@ -92,14 +92,15 @@ internal static class AdminCommands
         }, ct));
 
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var list = new Command("list", "List keys: name, label, created, expires, revoked, policy (never secrets).") { json };
+        var list = new Command("list", "List keys: name, label, created, expires, revoked, policy, and for a key with a budget its spend this period and what remains (never secrets).") { json };
         list.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
         {
             var all = await session.Keys.ListAsync(ct);
             var now = time.GetUtcNow();
+            var spends = await KeySpend.ReadAsync(all, session.DefaultPolicy, session.Usage, now, ct);
             if (parse.GetValue(json))
             {
-                await output.WriteLineAsync(Json(writer => AdminJson.WriteKeys(writer, all, now)));
+                await output.WriteLineAsync(Json(writer => AdminJson.WriteKeys(writer, all, now, spends)));
                 return;
             }
 
@@ -108,8 +109,10 @@ internal static class AdminCommands
                 k.Name, ClientKeyToken.LabelFor(k.KeyId), Format(k.CreatedAt), Format(k.ExpiresAt), Format(k.RevokedAt),
                 k.RevokedAt is not null ? "revoked" : k.IsUsableAt(now) ? "active" : "expired",
                 PolicyText.Describe(k.Policy),
+                spends.TryGetValue(k.KeyId, out var spend) ? $"{KeySpend.Dollars(spend.SpentMicros)} of {KeySpend.Dollars(spend.BudgetMicros)} this {spend.Policy.BudgetPeriod.Name()}" : "-",
+                spend is not null ? KeySpend.Dollars(spend.RemainingMicros) : "-",
             }).ToList();
-            await output.WriteAsync(TextTable.Render(["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS", "POLICY"], rows));
+            await output.WriteAsync(TextTable.Render(["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS", "POLICY", "SPENT", "REMAINING"], rows));
         }, ct));
 
         var target = new Argument<string>("name-or-key-id") { Description = "The key's name or its key id (the part after rk_live_)." };

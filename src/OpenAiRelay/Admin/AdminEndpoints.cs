@@ -2,7 +2,9 @@ using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using OpenAiRelay.Authentication;
+using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Policy;
 using OpenAiRelay.Storage;
@@ -193,12 +195,14 @@ internal static partial class AdminEndpoints
         }
     }
 
-    private static async Task<IResult> ListKeysAsync(HttpContext context, KeyAdministration keys, TimeProvider time)
+    private static async Task<IResult> ListKeysAsync(HttpContext context, KeyAdministration keys, UsageStore usage, IOptions<LimitOptions> limits, TimeProvider time)
     {
         try
         {
             var all = await keys.ListAsync(context.RequestAborted);
-            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteKeys(writer, all, time.GetUtcNow()));
+            var now = time.GetUtcNow();
+            var spends = await KeySpend.ReadAsync(all, limits.Value.DefaultPolicy, usage, now, context.RequestAborted);
+            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteKeys(writer, all, now, spends));
         }
         catch (DbException)
         {

@@ -9,7 +9,7 @@ namespace OpenAiRelay.Admin;
 /// <summary>The JSON shapes of keys and usage reports, shared by <c>--json</c> and the admin API. Never a hash.</summary>
 internal static class AdminJson
 {
-    public static void WriteKey(Utf8JsonWriter writer, StoredClientKey key, DateTimeOffset now, string? token = null)
+    public static void WriteKey(Utf8JsonWriter writer, StoredClientKey key, DateTimeOffset now, string? token = null, KeySpend? spend = null)
     {
         writer.WriteStartObject();
         writer.WriteString("name", key.Name);
@@ -27,6 +27,18 @@ internal static class AdminJson
         // The key's own policy; {} when it sets none, and then Relay:Limits:Default applies.
         writer.WritePropertyName("policy");
         KeyPolicyJson.Write(writer, key.Policy);
+        if (spend is not null)
+        {
+            // Settled spend in the current period of the budget that applies (the key's own or the default).
+            writer.WriteStartObject("spend");
+            writer.WriteString("budget_period", spend.Policy.BudgetPeriod.Name());
+            writer.WriteString("period_start", spend.PeriodStart);
+            writer.WriteNumber("budget_usd", PolicyValues.Dollars(spend.BudgetMicros));
+            writer.WriteNumber("spent_usd", PolicyValues.Dollars(spend.SpentMicros));
+            writer.WriteNumber("remaining_usd", PolicyValues.Dollars(spend.RemainingMicros));
+            writer.WriteEndObject();
+        }
+
         writer.WriteEndObject();
     }
 
@@ -58,14 +70,14 @@ internal static class AdminJson
         writer.WriteEndObject();
     }
 
-    public static void WriteKeys(Utf8JsonWriter writer, IEnumerable<StoredClientKey> keys, DateTimeOffset now)
+    public static void WriteKeys(Utf8JsonWriter writer, IEnumerable<StoredClientKey> keys, DateTimeOffset now, IReadOnlyDictionary<string, KeySpend>? spends = null)
     {
         writer.WriteStartObject();
         writer.WriteString("object", "list");
         writer.WriteStartArray("data");
         foreach (var key in keys)
         {
-            WriteKey(writer, key, now);
+            WriteKey(writer, key, now, spend: spends?.GetValueOrDefault(key.KeyId));
         }
 
         writer.WriteEndArray();

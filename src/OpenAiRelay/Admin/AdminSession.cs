@@ -1,6 +1,7 @@
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using Microsoft.Extensions.Options;
+using OpenAiRelay.Policy;
 using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Admin;
@@ -12,11 +13,12 @@ namespace OpenAiRelay.Admin;
 /// </summary>
 internal sealed class AdminSession : IAsyncDisposable
 {
-    private AdminSession(RelayDatabase database, KeyAdministration keys, UsageStore usage)
+    private AdminSession(RelayDatabase database, KeyAdministration keys, UsageStore usage, KeyPolicy defaultPolicy)
     {
         Database = database;
         Keys = keys;
         Usage = usage;
+        DefaultPolicy = defaultPolicy;
     }
 
     public RelayDatabase Database { get; }
@@ -25,15 +27,19 @@ internal sealed class AdminSession : IAsyncDisposable
 
     public UsageStore Usage { get; }
 
+    /// <summary><c>Relay:Limits:Default</c>, as the server reads it: the budget of keys that set none.</summary>
+    public KeyPolicy DefaultPolicy { get; }
+
     public static async Task<AdminSession> OpenAsync(IConfiguration configuration, TimeProvider time, bool migrate, CancellationToken cancellationToken)
     {
         using var options = new ServiceCollection().AddRelayOptions(configuration).BuildServiceProvider();
         var storage = Read<StorageOptions>(options);
         var keys = Read<KeyOptions>(options);
+        var limits = Read<LimitOptions>(options);
         var database = RelayDatabaseFactory.Create(storage);
         await DatabaseOpener.OpenAsync(database, time, migrate, cancellationToken);
         var pepper = KeyPepper.Load(keys.Pepper, storage.DataDirectory);
-        return new AdminSession(database, new KeyAdministration(new ClientKeyStore(database), pepper, new AdminAuditStore(database), time), new UsageStore(database));
+        return new AdminSession(database, new KeyAdministration(new ClientKeyStore(database), pepper, new AdminAuditStore(database), time), new UsageStore(database), limits.DefaultPolicy);
     }
 
     /// <summary>A section as the server would read it; a bad value fails the verb with the server's own message.</summary>

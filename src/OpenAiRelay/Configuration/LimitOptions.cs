@@ -23,7 +23,21 @@ internal sealed class LimitOptions
     public int FailedAuthPerMinute { get; set; } = 20;
 
     /// <summary>
-    /// <c>Relay:Limits:Default</c> (<c>Rpm</c>, <c>MaxConcurrent</c>, <c>Endpoints</c>): the policy of keys that set none
+    /// Output tokens reserved (per choice) against a key's <c>tpm</c> and budget for a generation that sets no output
+    /// cap, until the real usage settles it. A response longer than this is the only way a budget can be overshot
+    /// (by that response's excess); a key with <c>budget_mode: strict</c> refuses such requests instead.
+    /// </summary>
+    public int DefaultOutputReservationTokens { get; set; } = 4096;
+
+    /// <summary>
+    /// USD reserved against a key's budget for a generation whose cost cannot be computed at admission: a multipart
+    /// form (transcription, image edit), whose model is read only as the body streams, and a WebSocket session.
+    /// </summary>
+    public decimal UnknownCostReservationUsd { get; set; } = 0.25m;
+
+    /// <summary>
+    /// <c>Relay:Limits:Default</c> (<c>Rpm</c>, <c>Tpm</c>, <c>MaxConcurrent</c>, <c>BudgetUsd</c>, <c>BudgetPeriod</c>,
+    /// <c>BudgetMode</c>, <c>Models</c>, <c>Endpoints</c>): the policy of keys that set none
     /// and of the shared <c>RELAY_TOKEN</c> tokens. Read by <see cref="RelayConfiguration"/>, not by the binder, so a
     /// comma-separated <c>Endpoints</c> works and an unknown field is an error rather than no limit.
     /// </summary>

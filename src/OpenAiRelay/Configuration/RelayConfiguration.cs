@@ -79,34 +79,71 @@ internal static class RelayConfiguration
         }
     }
 
-    /// <summary><c>Relay:Limits:Default</c> held to the same rules as a key's policy; the error is reported by the validator.</summary>
+    /// <summary>
+    /// <c>Relay:Limits:Default</c> held to the same rules as a key's policy: its fields (PascalCase here, so environment
+    /// variables read naturally) become the admin API's JSON object and go through the one policy reader. The error is
+    /// reported by the validator.
+    /// </summary>
     private static (KeyPolicy Policy, string? Error) ReadDefaultPolicy(IConfigurationSection section)
     {
         try
         {
-            var unknown = section.GetChildren().Select(child => child.Key).FirstOrDefault(key => key is not ("Rpm" or "MaxConcurrent" or "Endpoints"));
-            if (unknown is not null)
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
             {
-                throw new FormatException($"unknown field '{unknown}' (known: Rpm, MaxConcurrent, Endpoints)");
+                writer.WriteStartObject();
+                foreach (var child in section.GetChildren())
+                {
+                    var field = s_defaultPolicyFields.TryGetValue(child.Key, out var name)
+                        ? name
+                        : throw new FormatException($"unknown field '{child.Key}' (known: {string.Join(", ", s_defaultPolicyFields.Keys)})");
+                    if (field is "models" or "endpoints")
+                    {
+                        writer.WriteStartArray(field);
+                        foreach (var item in ReadList(child, []))
+                        {
+                            writer.WriteStringValue(item);
+                        }
+
+                        writer.WriteEndArray();
+                    }
+                    else if (field is "budget_period" or "budget_mode")
+                    {
+                        writer.WriteString(field, child.Value);
+                    }
+                    else if (decimal.TryParse(child.Value, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var number))
+                    {
+                        writer.WriteNumber(field, number);
+                    }
+                    else
+                    {
+                        throw new FormatException($"'{child.Key}' must be a number");
+                    }
+                }
+
+                writer.WriteEndObject();
             }
 
-            var endpoints = ReadList(section.GetSection("Endpoints"), []);
-            return (new KeyPolicy
-            {
-                Rpm = Count(section, "Rpm"),
-                MaxConcurrent = Count(section, "MaxConcurrent"),
-                Endpoints = endpoints.Length > 0 ? PolicyValues.Endpoints(endpoints) : null,
-            }, null);
+            using var json = System.Text.Json.JsonDocument.Parse(buffer.WrittenMemory);
+            return (KeyPolicyJson.Read(json.RootElement, KeyPolicy.Unlimited), null);
         }
         catch (FormatException e)
         {
             return (KeyPolicy.Unlimited, $"{section.Path}: {e.Message}");
         }
-
-        static int? Count(IConfigurationSection section, string name) => section[name] is { Length: > 0 } text
-            ? PolicyValues.Limit(long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : -1, name)
-            : null;
     }
+
+    private static readonly Dictionary<string, string> s_defaultPolicyFields = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Rpm"] = "rpm",
+        ["Tpm"] = "tpm",
+        ["MaxConcurrent"] = "max_concurrent",
+        ["BudgetUsd"] = "budget_usd",
+        ["BudgetPeriod"] = "budget_period",
+        ["BudgetMode"] = "budget_mode",
+        ["Models"] = "models",
+        ["Endpoints"] = "endpoints",
+    };
 
     /// <summary>Typed lists that also accept the one comma-separated value an environment variable carries.</summary>
     private static string[] ReadList(IConfigurationSection section, IReadOnlyList<string> fallback)
@@ -242,6 +279,16 @@ internal static class RelayConfiguration
             if (options.FailedAuthPerMinute < 0)
             {
                 failures.Add("Relay:Limits:FailedAuthPerMinute must not be negative (0 turns throttling off)");
+            }
+
+            if (options.DefaultOutputReservationTokens is < 1 or > 1_000_000)
+            {
+                failures.Add("Relay:Limits:DefaultOutputReservationTokens must be between 1 and 1000000");
+            }
+
+            if (options.UnknownCostReservationUsd is < 0 or > 1_000_000 || decimal.Truncate(options.UnknownCostReservationUsd * 1_000_000m) != options.UnknownCostReservationUsd * 1_000_000m)
+            {
+                failures.Add("Relay:Limits:UnknownCostReservationUsd must be between 0 and 1000000 dollars, at most 6 decimals");
             }
 
             return Result(failures);

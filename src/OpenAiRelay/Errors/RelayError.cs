@@ -82,4 +82,48 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
     public static RelayError ConcurrencyLimited(string client, int limit) => new(
         StatusCodes.Status429TooManyRequests, "requests", "rate_limit_exceeded",
         $"Too many concurrent requests for key '{client}': limit {limit}. Retry when one of them has finished.");
+    public static RelayError TokensRateLimited(string client, int limit, long requested) => new(
+        StatusCodes.Status429TooManyRequests, "tokens", "rate_limit_exceeded",
+        $"Rate limit reached for key '{client}' on tokens per min (TPM): Limit {limit}, Requested {requested}. Retry after the time in the Retry-After header.");
+
+    public static RelayError TokensTooMany(string client, int limit, long requested) => new(
+        StatusCodes.Status429TooManyRequests, "tokens", "rate_limit_exceeded",
+        $"Request too large for key '{client}' on tokens per min (TPM): Limit {limit}, Requested {requested}. " +
+        "The input or output tokens must be reduced (set a smaller max_tokens / max_output_tokens) in order to run successfully.",
+        ShouldRetry: false);
+
+    public static RelayError BudgetExhausted(string client, string period) => new(
+        StatusCodes.Status429TooManyRequests, "insufficient_quota", "insufficient_quota",
+        $"The key '{client}' has used its budget for this {period}, or the request's reserved cost does not fit in what remains. " +
+        "The relay operator sets the budget.",
+        ShouldRetry: false);
+
+    public static RelayError ModelNotAllowed(string client, string? model) => new(
+        StatusCodes.Status403Forbidden, "invalid_request_error", "model_not_allowed",
+        model is { Length: > 0 }
+            ? $"The key '{client}' may not use the model '{model}'. The relay operator sets which models a key may use."
+            : $"The key '{client}' may only call generations that name an allowed model.",
+        ShouldRetry: false);
+
+    public static RelayError ModelNotPriced(string client, string? model) => new(
+        StatusCodes.Status403Forbidden, "invalid_request_error", "model_not_allowed",
+        model is { Length: > 0 }
+            ? $"The key '{client}' has a budget, and the model '{model}' has no price in the relay's price table, so its cost cannot be held to the budget."
+            : $"The key '{client}' has a budget, so its generations must name a model with a known price.",
+        ShouldRetry: false);
+
+    public static RelayError OutputCapRequired(string client) => new(
+        StatusCodes.Status400BadRequest, "invalid_request_error", "output_cap_required",
+        $"The key '{client}' has a strict budget: a generation must set its output cap (max_tokens, max_completion_tokens or max_output_tokens), " +
+        "so its worst-case cost is known before it runs. Forms and WebSocket sessions, whose cost cannot be known in advance, are refused.",
+        ShouldRetry: false);
+
+    public static readonly RelayError LimitsUnavailable = new(
+        StatusCodes.Status503ServiceUnavailable, "server_error", "limits_unavailable",
+        "The relay cannot check this key's limits right now (its spend could not be read), so it does not forward the request. Retry shortly.");
+
+    public static readonly RelayError LimitsNeedMetering = new(
+        StatusCodes.Status503ServiceUnavailable, "server_error", "limits_unavailable",
+        "This key has a budget, token or model limit, which needs metering, and metering is turned off on this relay (Relay:Metering:Enabled).",
+        ShouldRetry: false);
 }

@@ -78,9 +78,12 @@ internal sealed partial class RelayForwarder
                 outcome?.End(RequestOutcome.Rejected);
                 await WriteOrAbortAsync(
                     context,
-                    exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
-                        ? RelayError.RequestTooLarge
-                        : RelayError.BadRequestBody);
+                    (exception as RelayRefusalException ?? exception?.InnerException as RelayRefusalException) switch
+                    {
+                        { } refusal => refusal.Error,
+                        _ when exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => RelayError.RequestTooLarge,
+                        _ => RelayError.BadRequestBody,
+                    });
                 return;
 
             default:

@@ -101,13 +101,19 @@ internal static partial class RelayApplication
         var pipeline = ((IEndpointRouteBuilder)app).CreateApplicationBuilder();
         pipeline.UseMiddleware<AdmissionStage>();
         pipeline.UseMiddleware<AuthenticationStage>();
-        pipeline.UseMiddleware<KeyPolicyStage>();
-        pipeline.UseMiddleware<KeyLimitStage>();
         pipeline.UseMiddleware<RequestBodyLimitStage>();
         pipeline.UseMiddleware<StalledClientStage>();
-        if (app.Services.GetRequiredService<IOptions<MeteringOptions>>().Value.Enabled)
+        var metering = app.Services.GetRequiredService<IOptions<MeteringOptions>>().Value.Enabled;
+        if (metering)
         {
+            // Before the key's policy and limits: they read the model, the prompt estimate and the output cap.
             pipeline.UseMiddleware<RequestInspectionStage>();
+        }
+
+        pipeline.UseMiddleware<KeyPolicyStage>();
+        pipeline.UseMiddleware<KeyLimitStage>();
+        if (metering)
+        {
             pipeline.UseMiddleware<MeteringStage>();
         }
 
@@ -127,6 +133,7 @@ internal static partial class RelayApplication
         services.AddSingleton(static sp =>
             new UsageLedgerJournal(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory, UsageLedgerJournal.FileName)));
         services.AddSingleton<UsageStore>();
+        services.AddSingleton<ISpendHistory>(static sp => sp.GetRequiredService<UsageStore>());
         services.AddSingleton<ClientKeyStore>();
         services.AddSingleton<AdminAuditStore>();
         services.AddSingleton<KeyAuthenticator>();

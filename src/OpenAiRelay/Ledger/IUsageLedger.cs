@@ -11,8 +11,11 @@ internal interface IUsageLedger
     /// <summary>Records an admitted request as <see cref="UsageOutcome.InFlight"/> before it is forwarded.</summary>
     void Open(UsageRecord inFlight);
 
-    /// <summary>Records the final state. Fills <see cref="UsageRecord.CostMicros"/> from the price table when it is null.</summary>
-    void Settle(UsageRecord final);
+    /// <summary>
+    /// Records the final state. Fills <see cref="UsageRecord.CostMicros"/> from the price table when it is null, and
+    /// returns the record as it was recorded, priced: what a budget settles to.
+    /// </summary>
+    UsageRecord Settle(UsageRecord final);
 
     /// <summary>False while ledger writes fail: admission should then answer 503 <c>ledger_unavailable</c> (fail closed).</summary>
     bool IsHealthy { get; }

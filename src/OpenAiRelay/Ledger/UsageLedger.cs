@@ -52,7 +52,7 @@ internal sealed partial class UsageLedger : IUsageLedger
 
     public void Open(UsageRecord inFlight) => Enqueue(inFlight);
 
-    public void Settle(UsageRecord final)
+    public UsageRecord Settle(UsageRecord final)
     {
         if (final.CostMicros is null && final.Model is not null)
         {
@@ -60,6 +60,7 @@ internal sealed partial class UsageLedger : IUsageLedger
         }
 
         Enqueue(final);
+        return final;
     }
 
     /// <summary>No more records will come through the channel: the writer drains what is left and stops.</summary>

@@ -1,20 +1,29 @@
-using Microsoft.AspNetCore.Http.Features;
 using System.Globalization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using OpenAiRelay.Authentication;
+using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
+using OpenAiRelay.Metering;
 using OpenAiRelay.Policy;
+using OpenAiRelay.Pricing;
 
 namespace OpenAiRelay.Limits;
 
 /// <summary>
-/// Holds a limited client to its <c>rpm</c> and <c>max_concurrent</c>: one atomic admission over both
-/// (<see cref="KeyLimiter"/>), 429 <c>rate_limit_exceeded</c> with <c>Retry-After</c> when refused, and the in-flight
-/// slot released when the rest of the pipeline returns, however it returns (a stream or a WebSocket session holds it
-/// to its end). Responses of a key with a request limit carry OpenAI's <c>x-ratelimit-*-requests</c> headers for the
-/// key's own limit, in place of the upstream's, which describe the organisation's capacity, not this client's.
+/// Holds a limited client to its <c>max_concurrent</c>, <c>rpm</c>, <c>tpm</c> and budget: works out what the request
+/// may consume at most (<see cref="ReservationPlanner"/>), admits it in one atomic step over every limit
+/// (<see cref="KeyLimiter"/>) or refuses it (429 <c>rate_limit_exceeded</c> with <c>Retry-After</c>, 429
+/// <c>insufficient_quota</c> with <c>x-should-retry: false</c>), and when the rest of the pipeline returns, however it
+/// returns, settles the reservations to the usage and cost of the request's ledger row and frees its slot (a stream or a
+/// WebSocket session holds it to its end). Responses of a key with a request or token limit carry OpenAI's
+/// <c>x-ratelimit-*</c> headers for the key's own limits, in place of the upstream's, which describe the
+/// organisation's capacity, not this client's.
 /// </summary>
-internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter)
+internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter, PriceTable prices, IOptions<LimitOptions> options)
 {
+    private readonly ReservationPlanner _planner = new(prices, options.Value);
+
     public async Task InvokeAsync(HttpContext context)
     {
         var client = context.Features.GetRequiredFeature<IClientFeature>().Client;
@@ -25,57 +34,134 @@ internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter)
             return;
         }
 
-        var admission = limiter.Admit(client.LedgerKeyId, policy);
-        if (policy.Rpm is not null)
+        var body = context.Features.Get<IRequestBodyFeature>();
+        if (body is null && policy.ReadsBody)
+        {
+            await RelayErrorWriter.RefuseAsync(context, RelayError.LimitsNeedMetering);
+            return;
+        }
+
+        var plan = _planner.Plan(context, client.Label, policy, body);
+        if (plan.Refusal is { } refusal)
+        {
+            await RelayErrorWriter.RefuseAsync(context, refusal);
+            return;
+        }
+
+        var admission = await AdmitAsync(context, client.LedgerKeyId, policy, plan.Demand);
+        if (admission is null)
+        {
+            await RelayErrorWriter.RefuseAsync(context, RelayError.LimitsUnavailable, TimeSpan.FromSeconds(1));
+            return;
+        }
+
+        var admitted = admission.Value;
+        if (policy.Rpm is not null || policy.Tpm is not null)
         {
             // At the response's start, so the refusal's own headers (written after the response is cleared) keep them.
             context.Response.OnStarting(
                 static state =>
                 {
-                    var (response, policy, remaining) = ((HttpResponse, KeyPolicy, double))state;
+                    var (response, policy, remaining) = ((HttpResponse, KeyPolicy, KeyLimiter.Remaining))state;
                     SetRateLimitHeaders(response, policy, remaining);
                     return Task.CompletedTask;
                 },
-                (context.Response, policy, admission.RemainingRequests));
+                (context.Response, policy, admitted.Remaining));
         }
 
-        if (admission.Result != KeyLimiter.AdmissionResult.Admitted)
+        if (admitted.Result != KeyLimiter.AdmissionResult.Admitted)
         {
-            var error = admission.Result == KeyLimiter.AdmissionResult.ConcurrencyLimited
-                ? RelayError.ConcurrencyLimited(client.Label, policy.MaxConcurrent!.Value)
-                : RelayError.RequestRateLimited(client.Label, policy.Rpm!.Value);
-            await RelayErrorWriter.RefuseAsync(context, error, admission.RetryAfter);
+            var error = admitted.Result switch
+            {
+                KeyLimiter.AdmissionResult.ConcurrencyLimited => RelayError.ConcurrencyLimited(client.Label, policy.MaxConcurrent!.Value),
+                KeyLimiter.AdmissionResult.RequestsLimited => RelayError.RequestRateLimited(client.Label, policy.Rpm!.Value),
+                KeyLimiter.AdmissionResult.TokensLimited => RelayError.TokensRateLimited(client.Label, policy.Tpm!.Value, plan.Demand.Tokens),
+                KeyLimiter.AdmissionResult.TokensTooMany => RelayError.TokensTooMany(client.Label, policy.Tpm!.Value, plan.Demand.Tokens),
+                KeyLimiter.AdmissionResult.BudgetExhausted => RelayError.BudgetExhausted(client.Label, policy.BudgetPeriod.Name()),
+                _ => RelayError.LimitsUnavailable,
+            };
+            await RelayErrorWriter.RefuseAsync(context, error, error.ShouldRetry == false ? null : admitted.RetryAfter);
             return;
         }
 
-        var slot = admission.Slot!;
+        var lease = admitted.Lease!;
+        if (body is not null && context.WebSockets.IsWebSocketRequest && (policy.Tpm is not null || policy.BudgetMicros is not null))
+        {
+            // A session settles per response, not only at its end: each response.done is charged as it passes, and
+            // one that spends the budget ends the session there.
+            var budget = policy.BudgetMicros ?? long.MaxValue;
+            body.OnSessionResponse = (usage, model) =>
+                lease.Charge(usage.Input + usage.Output, prices.CostMicros(model, usage.Input, usage.Cached, usage.Output, usage.AudioMilliseconds) ?? lease.ReservedMicros, budget);
+        }
+
         try
         {
             await next(context);
         }
         finally
         {
-            slot.Release();
+            // The row as the ledger recorded it, priced: the same numbers a restart would load. A request settled
+            // without a row (refused further on, or metering off) keeps its reservations as spent.
+            if (context.Features.Get<IUsageSettlementFeature>()?.Settled is { } row)
+            {
+                lease.Settle(UsageCharge.TokensOf(row), UsageCharge.CostOf(row));
+            }
+            else
+            {
+                lease.Release();
+            }
         }
     }
 
-    private static void SetRateLimitHeaders(HttpResponse response, KeyPolicy policy, double remaining)
+    /// <summary>The admission, or null when the key's spend could not be read (the ledger's database is down).</summary>
+    private async ValueTask<KeyLimiter.Admission?> AdmitAsync(HttpContext context, string key, KeyPolicy policy, KeyLimiter.Demand demand)
     {
-        if (policy.Rpm is not { } rpm)
+        // A period can turn between loading its spend and admitting: load again once.
+        for (var attempt = 0; attempt < 2; attempt++)
         {
-            return;
+            try
+            {
+                await limiter.PrepareAsync(key, policy, context.RequestAborted);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            var admission = limiter.Admit(key, policy, demand);
+            if (admission.Result != KeyLimiter.AdmissionResult.SpendUnknown)
+            {
+                return admission;
+            }
         }
 
+        return null;
+    }
+
+    private static void SetRateLimitHeaders(HttpResponse response, KeyPolicy policy, KeyLimiter.Remaining remaining)
+    {
         var headers = response.Headers;
         foreach (var name in headers.Keys.Where(name => name.StartsWith("x-ratelimit-", StringComparison.OrdinalIgnoreCase)).ToList())
         {
             headers.Remove(name);
         }
 
-        var left = Math.Max(0, remaining);
-        headers["x-ratelimit-limit-requests"] = rpm.ToString(CultureInfo.InvariantCulture);
-        headers["x-ratelimit-remaining-requests"] = ((int)Math.Floor(left)).ToString(CultureInfo.InvariantCulture);
-        headers["x-ratelimit-reset-requests"] = ResetText(TimeSpan.FromMinutes((rpm - left) / rpm));
+        if (policy.Rpm is { } rpm)
+        {
+            var left = Math.Max(0, remaining.Requests);
+            headers["x-ratelimit-limit-requests"] = rpm.ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-remaining-requests"] = ((long)Math.Floor(left)).ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-reset-requests"] = ResetText(TimeSpan.FromMinutes((rpm - left) / rpm));
+        }
+
+        if (policy.Tpm is { } tpm)
+        {
+            // A bucket below zero (responses that used more than they reserved) reports 0 and the time to refill from there.
+            var level = double.IsNaN(remaining.Tokens) ? tpm : remaining.Tokens;
+            headers["x-ratelimit-limit-tokens"] = tpm.ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-remaining-tokens"] = ((long)Math.Floor(Math.Max(0, level))).ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-reset-tokens"] = ResetText(TimeSpan.FromMinutes((tpm - level) / tpm));
+        }
     }
 
     /// <summary>OpenAI's reset format: <c>120ms</c>, <c>1.5s</c>, <c>6m0s</c>: the time until the bucket is full again.</summary>

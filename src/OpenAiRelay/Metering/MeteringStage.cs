@@ -26,6 +26,7 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
         var settlement = new UsageSettlement(context, client, meter, request, time.GetUtcNow());
         ledger.Open(settlement.Opening());
 
+        var outcome = context.Features.Get<IRequestOutcomeFeature>();
         MeteredResponseStream? responseBody = null;
         if (meter.ObservesResponse)
         {
@@ -42,10 +43,9 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
         {
             // Metered WebSockets are relayed uncompressed, so the relay can read the usage in response.done frames.
             context.Request.Headers.Remove(HeaderNames.SecWebSocketExtensions);
-            context.Features.Set<IHttpUpgradeFeature>(new MeteredUpgradeFeature(upgrade, new WebSocketUsageMeter(meter)));
+            // A session its key's budget ends (IRequestBodyFeature.OnSessionResponse) was refused by policy, not cancelled.
+            context.Features.Set<IHttpUpgradeFeature>(new MeteredUpgradeFeature(upgrade, new WebSocketUsageMeter(meter), () => outcome?.End(RequestOutcome.Rejected)));
         }
-
-        var outcome = context.Features.Get<IRequestOutcomeFeature>();
         var settled = new SettledUsage();
         context.Features.Set<IUsageSettlementFeature>(settled);
         try
@@ -89,7 +89,7 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
             settled.Settled = settlement.FinalWithoutUsage(endedAt);
         }
 
-        ledger.Settle(settled.Settled);
+        settled.Settled = ledger.Settle(settled.Settled);
         try
         {
             settled.CompletedBackground = settlement.BackgroundCompletion(endedAt);
@@ -103,7 +103,7 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
 
         if (settled.CompletedBackground is { } completion)
         {
-            ledger.Settle(completion);
+            settled.CompletedBackground = ledger.Settle(completion);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using OpenAiRelay.Errors;
 using OpenAiRelay.Streams;
 
 namespace OpenAiRelay.Metering;
@@ -6,7 +7,9 @@ namespace OpenAiRelay.Metering;
 /// <summary>
 /// Reads a multipart upload (audio transcription, image edits) through to the upstream unchanged and picks the
 /// <c>model</c> form field out of it on the way, so the ledger can price the request without buffering the file.
-/// Only a small window of the most recent bytes is kept, and scanning stops once the field is found.
+/// Only a small window of the most recent bytes is kept, and scanning stops once the field is found. With a
+/// <see cref="IRequestBodyFeature.FormModelCheck"/> (a key with a model allow-list or a budget), a model it refuses, or
+/// a form that ends without one, fails the read that carries it: the upstream never receives a whole request.
 /// </summary>
 internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : DelegatingStream(inner)
 {
@@ -24,17 +27,25 @@ internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : 
 
     public override bool CanWrite => false;
 
-    public override int Read(Span<byte> buffer) => Observe(buffer[..Inner.Read(buffer)]);
+    public override int Read(Span<byte> buffer) => Observe(buffer[..Inner.Read(buffer)], buffer.IsEmpty);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var read = await Inner.ReadAsync(buffer, cancellationToken);
-        return Observe(buffer.Span[..read]);
+        return Observe(buffer.Span[..read], buffer.IsEmpty);
     }
 
-    private int Observe(ReadOnlySpan<byte> bytes)
+    /// <param name="zeroByteRead">A read into an empty buffer (a wait for data, as YARP does), not the end of the body.</param>
+    private int Observe(ReadOnlySpan<byte> bytes, bool zeroByteRead)
     {
         var read = bytes.Length;
+        if (read == 0 && !zeroByteRead && !_done)
+        {
+            // The form ended without a model field: a checked key may not send a model-less generation.
+            _done = true;
+            Check(string.Empty);
+        }
+
         while (!_done && !bytes.IsEmpty)
         {
             var take = Math.Min(bytes.Length, _window.Length - _length);
@@ -72,16 +83,30 @@ internal sealed class MultipartModelSniffer(Stream inner, RequestMeter meter) : 
         var valueEnd = value.IndexOf("\r\n"u8);
         if (valueEnd < 0)
         {
-            _done = value.Length > MaxValueBytes;
+            if (value.Length > MaxValueBytes)
+            {
+                _done = true;
+                Check(string.Empty);
+            }
+
             return;
         }
 
+        _done = true;
         if (valueEnd is > 0 and <= MaxValueBytes)
         {
             meter.RequestedModel = Encoding.UTF8.GetString(value[..valueEnd]).Trim();
         }
 
-        _done = true;
+        Check(meter.RequestedModel ?? string.Empty);
+    }
+
+    private void Check(string model)
+    {
+        if (((IRequestBodyFeature)meter).FormModelCheck?.Invoke(model) is { } refusal)
+        {
+            throw new RelayRefusalException(refusal);
+        }
     }
 
     /// <summary>

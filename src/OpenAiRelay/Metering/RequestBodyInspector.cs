@@ -25,6 +25,7 @@ internal static class RequestBodyInspector
             && request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true)
         {
             request.Body = new MultipartModelSniffer(request.Body, meter);
+            meter.IsForm = true;
             return null;
         }
 
@@ -160,6 +161,23 @@ internal static class RequestBodyInspector
                 else if (reader.ValueTextEquals("background"u8) && reader.Read())
                 {
                     meter.Background = reader.TokenType == JsonTokenType.True;
+                }
+                else if ((reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
+                    && reader.Read())
+                {
+                    // The output cap the reservations of a budget or tpm limit are made from. Whichever the request
+                    // names; a value the upstream will refuse anyway (not a positive integer) is no cap.
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var cap) && cap > 0)
+                    {
+                        meter.OutputCap = Math.Max(meter.OutputCap ?? 0, Math.Min(cap, UsageLimits.MaxTokens));
+                    }
+                }
+                else if (reader.ValueTextEquals("n"u8) && reader.Read())
+                {
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var choices) && choices > 1)
+                    {
+                        meter.Choices = Math.Min(choices, 128);
+                    }
                 }
                 else if (reader.ValueTextEquals("stream_options"u8) && reader.Read())
                 {

@@ -19,6 +19,12 @@ internal sealed class RequestInspectionStage(RequestDelegate next)
             ReadsStoredResponse = MeteredEndpoints.IsStoredResponseRead(method, endpoint),
         };
 
+        if (meter.ExpectsUsage && HttpMethods.IsGet(method) && context.Request.Query["model"].ToString() is { Length: > 0 } sessionModel)
+        {
+            // A Realtime session names its model in the URL: the row is priced by it, and a model allow-list checks it.
+            meter.RequestedModel = sessionModel;
+        }
+
         byte[]? body;
         try
         {

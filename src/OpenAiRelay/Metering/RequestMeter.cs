@@ -9,6 +9,10 @@ internal sealed class RequestMeter(string endpoint, bool expectsUsage) : IReques
     /// <summary>A generation endpoint that reports usage: a response without it gets an estimate, never a silent zero.</summary>
     public bool ExpectsUsage { get; } = expectsUsage;
 
+    public bool GeneratesOutput => ExpectsUsage && !Endpoint.Equals("/embeddings", StringComparison.OrdinalIgnoreCase);
+
+    public bool IsForm { get; set; }
+
     /// <summary>A read of a stored response (<see cref="MeteredEndpoints.IsStoredResponseRead"/>): observed, never billed.</summary>
     public bool ReadsStoredResponse { get; init; }
 
@@ -27,6 +31,12 @@ internal sealed class RequestMeter(string endpoint, bool expectsUsage) : IReques
 
     /// <summary>Prompt tokens counted with a real tokenizer at admission (the fallback when usage never arrives).</summary>
     public long PromptEstimate { get; set; }
+
+    /// <summary>The request's own output cap (<c>max_tokens</c>, <c>max_completion_tokens</c>, <c>max_output_tokens</c>), or null.</summary>
+    public long? OutputCap { get; set; }
+
+    /// <summary>Choices asked for (<c>n</c>), 1 unless the request asks for more.</summary>
+    public int Choices { get; set; } = 1;
 
     public UsageWalker Walker { get; } = new();
 
@@ -57,6 +67,10 @@ internal sealed class RequestMeter(string endpoint, bool expectsUsage) : IReques
 
         SessionUsage = sum;
     }
+
+    public Func<string, Errors.RelayError?>? FormModelCheck { get; set; }
+
+    public Func<TokenUsage, string?, bool>? OnSessionResponse { get; set; }
 
     public string? Model => RequestedModel ?? Walker.Model;
 

@@ -25,9 +25,16 @@ internal sealed class WebSocketUsageMeter(RequestMeter meter)
     private bool _decided;
     private bool _controlFrame;
     private bool _lost;
+    private bool _stop;
 
-    public void Observe(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Meters <paramref name="bytes"/>; returns -1, or, when a response's usage just used up the key's budget
+    /// (<see cref="IRequestBodyFeature.OnSessionResponse"/>), how many of the bytes belong up to the end of the frame
+    /// that carried it: the session is to end there.
+    /// </summary>
+    public int Observe(ReadOnlySpan<byte> bytes)
     {
+        var length = bytes.Length;
         while (!bytes.IsEmpty && !_lost)
         {
             if (!_inPayload)
@@ -48,12 +55,16 @@ internal sealed class WebSocketUsageMeter(RequestMeter meter)
                     // can no longer be followed, so stop metering (the session is settled from the usage seen so far,
                     // or estimated) rather than fail the tunnel.
                     _lost = true;
-                    return;
+                    return -1;
                 }
 
                 if (_payloadRemaining == 0)
                 {
                     EndFrame();
+                    if (_stop)
+                    {
+                        return length - bytes.Length;
+                    }
                 }
 
                 continue;
@@ -66,8 +77,14 @@ internal sealed class WebSocketUsageMeter(RequestMeter meter)
             if (_payloadRemaining == 0)
             {
                 EndFrame();
+                if (_stop)
+                {
+                    return length - bytes.Length;
+                }
             }
         }
+
+        return -1;
     }
 
     /// <summary>The full header length, known once its first two bytes (and the extended length) are in.</summary>
@@ -150,6 +167,7 @@ internal sealed class WebSocketUsageMeter(RequestMeter meter)
             if (walker.Walk(ref reader) && walker.Usage is { } usage)
             {
                 meter.AddUsage(usage);
+                _stop = ((IRequestBodyFeature)meter).OnSessionResponse?.Invoke(usage, meter.Model) == false;
             }
         }
 

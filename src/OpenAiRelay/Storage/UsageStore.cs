@@ -3,7 +3,7 @@ using System.Data.Common;
 namespace OpenAiRelay.Storage;
 
 /// <summary>Reads and writes <c>usage_records</c>. Every write is an upsert on the relay's request id.</summary>
-internal sealed class UsageStore(RelayDatabase database)
+internal sealed class UsageStore(RelayDatabase database) : ISpendHistory
 {
     private const string Columns =
         "request_id, key_id, key_label, model, endpoint, method, status, input_tokens, cached_tokens, output_tokens, reasoning_tokens, " +
@@ -102,6 +102,18 @@ internal sealed class UsageStore(RelayDatabase database)
         }
 
         return records;
+    }
+
+    public async Task<long> SpentSinceAsync(string keyId, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = database.Command(
+                connection,
+                $"SELECT {SplitSum("cost_micros")} FROM usage_records WHERE key_id = @key_id AND started_at >= @since AND cost_micros IS NOT NULL;")
+            .With("@key_id", keyId)
+            .With("@since", database.ToDbTimestamp(since));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) ? ReadSplitSum(reader, 0) : 0;
     }
 
     public async Task<IReadOnlyList<UsageSummaryRow>> SummarizeAsync(UsageQuery query, CancellationToken cancellationToken)

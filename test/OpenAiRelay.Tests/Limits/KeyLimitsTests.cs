@@ -15,7 +15,7 @@ namespace OpenAiRelay.Tests.Limits;
 /// </summary>
 public sealed class KeyLimitsTests : IAsyncLifetime
 {
-    private const string AdminToken = "admin-token-for-limit-tests-0123456789";
+    internal const string AdminToken = "admin-token-for-limit-tests-0123456789";
     private FakeOpenAiServer _fake = null!;
 
     public async Task InitializeAsync() =>
@@ -254,7 +254,7 @@ public sealed class KeyLimitsTests : IAsyncLifetime
         return await RelayServer.StartAsync(_fake.BaseAddress.ToString(), values);
     }
 
-    private static async Task<(string Key, JsonElement Created)> CreateKeyAsync(RelayServer relay, object body)
+    internal static async Task<(string Key, JsonElement Created)> CreateKeyAsync(RelayServer relay, object body)
     {
         using var admin = relay.CreateClient(AdminToken);
         using var response = await admin.PostAsJsonAsync("admin/keys", body).DefaultTimeout();
@@ -264,7 +264,7 @@ public sealed class KeyLimitsTests : IAsyncLifetime
         return (created.GetProperty("key").GetString()!, created);
     }
 
-    private static async Task<JsonElement> PatchAsync(RelayServer relay, string key, string body, HttpStatusCode expected)
+    internal static async Task<JsonElement> PatchAsync(RelayServer relay, string key, string body, HttpStatusCode expected)
     {
         using var admin = relay.CreateClient(AdminToken);
         using var response = await admin.PatchAsync("admin/keys/" + key, new StringContent(body, Encoding.UTF8, "application/json")).DefaultTimeout();
@@ -273,7 +273,7 @@ public sealed class KeyLimitsTests : IAsyncLifetime
         return JsonDocument.Parse(text).RootElement;
     }
 
-    private static async Task<HttpStatusCode> StatusAsync(RelayServer relay, string token, HttpRequestMessage request)
+    internal static async Task<HttpStatusCode> StatusAsync(RelayServer relay, string token, HttpRequestMessage request)
     {
         using var client = relay.CreateClient(token);
         using (request)
@@ -284,33 +284,33 @@ public sealed class KeyLimitsTests : IAsyncLifetime
         }
     }
 
-    private static HttpRequestMessage Chat(string test, bool stream = false)
+    internal static HttpRequestMessage Chat(string test, bool stream = false)
     {
         var request = Post("v1/chat/completions", $$"""{"model":"gpt-4o-mini","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"hi"}]}""", test);
         return request;
     }
 
-    private static HttpRequestMessage Post(string path, string json, string test)
+    internal static HttpRequestMessage Post(string path, string json, string test)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         request.Headers.Add("x-test-id", test);
         return request;
     }
 
-    private static HttpRequestMessage Get(string path, string test)
+    internal static HttpRequestMessage Get(string path, string test)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Add("x-test-id", test);
         return request;
     }
 
-    private static string? Header(HttpResponseMessage response, string name) =>
+    internal static string? Header(HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? values.Single() : null;
 
-    private static async Task<JsonElement> ErrorAsync(HttpResponseMessage response) =>
+    internal static async Task<JsonElement> ErrorAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    internal static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!condition())

@@ -41,8 +41,6 @@ public sealed class LedgerAdmissionTests
         {
         }
 
-        public void Settle(UsageRecord final)
-        {
-        }
+        public UsageRecord Settle(UsageRecord final) => final;
     }
 }
