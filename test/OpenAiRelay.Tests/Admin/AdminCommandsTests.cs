@@ -4,6 +4,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using OpenAiRelay.Admin;
 using OpenAiRelay.Metering;
+using OpenAiRelay.Policy;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Tests.Infrastructure;
 using OpenAiRelay.Tests.Storage;
@@ -153,6 +154,75 @@ public sealed class AdminCommandsTests(PostgresServer postgres)
 
     [Theory]
     [MemberData(nameof(Engines))]
+    public async Task KeysWithABudget_ListTheirSpendThisPeriod_AndWhatRemains(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+        var withDefault = new Dictionary<string, string?>(target.Settings) { ["Relay:Limits:Default:BudgetUsd"] = "5", ["Relay:Limits:Default:BudgetPeriod"] = "total" };
+
+        var create = await RunAsync(target, "keys", "create", "alice", "--budget-usd", "20", "--budget-period", "week", "--tpm", "1000", "--models", "gpt-4o-mini*, gpt-4.1", "--budget-mode", "strict");
+        Assert.Equal(0, create.ExitCode);
+        Assert.Contains("policy: tpm 1000, budget $20.00/week strict, models gpt-4o-mini* gpt-4.1", create.Output);
+        Assert.Equal(0, (await RunAsync(target, "keys", "create", "plain")).ExitCode);
+        string aliceId, plainId;
+        using (var document = JsonDocument.Parse((await RunAsync(target, "keys", "list", "--json")).Output))
+        {
+            var keys = document.RootElement.GetProperty("data").EnumerateArray().ToList();
+            aliceId = keys.Single(k => k.GetProperty("name").GetString() == "alice").GetProperty("key_id").GetString()!;
+            plainId = keys.Single(k => k.GetProperty("name").GetString() == "plain").GetProperty("key_id").GetString()!;
+            Assert.Equal("""{"tpm":1000,"budget_usd":20,"budget_period":"week","budget_mode":"strict","models":["gpt-4o-mini*","gpt-4.1"]}""", JsonSerializer.Serialize(keys.Single(k => k.GetProperty("name").GetString() == "alice").GetProperty("policy")));
+        }
+
+        // This week: $1.50 and $0.25; before the week began (the start of last week), $5 that no longer counts.
+        var now = DateTimeOffset.UtcNow;
+        var weekStart = BudgetPeriod.Week.Start(now);
+        var store = new UsageStore(target.Database);
+        await store.UpsertAsync(
+        [
+            UsageRecords.Completed(UsageRecords.InFlight("a1", startedAt: now, keyId: aliceId), 1000, 100, 1_500_000),
+            UsageRecords.Completed(UsageRecords.InFlight("a2", startedAt: weekStart, keyId: aliceId), 1000, 100, 250_000),
+            UsageRecords.Completed(UsageRecords.InFlight("a3", startedAt: weekStart.AddDays(-7), keyId: aliceId), 1000, 100, 5_000_000),
+            UsageRecords.Completed(UsageRecords.InFlight("p1", startedAt: weekStart.AddDays(-7), keyId: plainId), 1000, 100, 1_000_000),
+        ], default);
+
+        var table = await RunAsync(target, "keys", "list");
+        Assert.Contains("$1.75 of $20.00 this week", table.Output);
+        Assert.Contains("$18.25", table.Output);
+        using (var document = JsonDocument.Parse((await RunAsync(target, withDefault, "keys", "list", "--json")).Output))
+        {
+            var keys = document.RootElement.GetProperty("data").EnumerateArray().ToDictionary(k => k.GetProperty("name").GetString()!);
+            var spend = keys["alice"].GetProperty("spend");
+            Assert.Equal(1.75m, spend.GetProperty("spent_usd").GetDecimal());
+            Assert.Equal(18.25m, spend.GetProperty("remaining_usd").GetDecimal());
+            Assert.Equal(weekStart, spend.GetProperty("period_start").GetDateTimeOffset());
+            // A key that sets no policy has the default's budget, here $5 in total, of which $1 is spent.
+            var plain = keys["plain"].GetProperty("spend");
+            Assert.Equal("total", plain.GetProperty("budget_period").GetString());
+            Assert.Equal(4m, plain.GetProperty("remaining_usd").GetDecimal());
+        }
+
+        foreach (var (args, message) in new[]
+        {
+            (new[] { "keys", "set", "alice", "--budget-usd", "lots" }, "--budget-usd must be a number of dollars"),
+            (new[] { "keys", "set", "alice", "--budget-usd", "0" }, "'budget_usd' must be more than 0"),
+            (new[] { "keys", "set", "alice", "--budget-usd", "0.0000001" }, "finer than a micro-dollar"),
+            (new[] { "keys", "set", "alice", "--budget-period", "fortnight" }, "budget_period must be day, week, month or total"),
+            (new[] { "keys", "set", "alice", "--budget-mode", "lenient" }, "budget_mode must be reserve or strict"),
+            (new[] { "keys", "set", "alice", "--models", "gpt*4" }, "prefix ending in *"),
+            (new[] { "keys", "set", "alice", "--tpm", "0" }, "'tpm' must be between 1 and"),
+        })
+        {
+            var refused = await RunAsync(target, args);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains(message, refused.Error);
+        }
+
+        var cleared = await RunAsync(target, "keys", "set", "alice", "--budget-usd", "none", "--tpm", "none", "--models", "none");
+        Assert.Contains("policy: default", cleared.Output);
+        Assert.DoesNotContain("this week", (await RunAsync(target, "keys", "list")).Output);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
     public async Task DbMigrate_OnAFreshStore_CreatesTheSchema(string engine)
     {
         await using var target = await StoreTarget.CreateAsync(engine, postgres, migrate: false);
@@ -174,10 +244,13 @@ public sealed class AdminCommandsTests(PostgresServer postgres)
         Assert.Contains("Relay:Storage:Provider", error.ToString());
     }
 
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(StoreTarget target, params string[] args)
+    private static Task<(int ExitCode, string Output, string Error)> RunAsync(StoreTarget target, params string[] args) =>
+        RunAsync(target, target.Settings, args);
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(StoreTarget target, IEnumerable<KeyValuePair<string, string?>> settings, params string[] args)
     {
         var root = new RootCommand();
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(target.Settings).Build();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         AdminCommands.AddTo(root, () => configuration);
         var output = new StringWriter();
         var error = new StringWriter();

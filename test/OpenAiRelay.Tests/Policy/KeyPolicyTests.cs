@@ -74,6 +74,57 @@ public sealed class KeyPolicyTests
         Assert.Equal(policy, KeyPolicyJson.Read(none.RootElement, policy));
     }
 
+    [Fact]
+    public void EveryField_RoundTripsThroughJson_BudgetAsDecimalDollarsOutside_IntegerMicrosInside()
+    {
+        using var changes = JsonDocument.Parse(
+            """{"rpm": 60, "tpm": 40000, "max_concurrent": 2, "budget_usd": 20.5, "budget_period": "week", "budget_mode": "strict", "models": ["gpt-4o-mini*", "GPT-4.1", "gpt-4.1"], "endpoints": ["/v1/chat"]}""");
+        var policy = KeyPolicyJson.Read(changes.RootElement, KeyPolicy.Unlimited);
+        Assert.Equal(20_500_000, policy.BudgetMicros);
+        Assert.Equal(BudgetPeriod.Week, policy.BudgetPeriod);
+        Assert.Equal(BudgetMode.Strict, policy.BudgetMode);
+        Assert.Equal(["gpt-4o-mini*", "GPT-4.1"], policy.Models);
+        var json = KeyPolicyJson.Serialize(policy);
+        Assert.Equal("""{"rpm":60,"tpm":40000,"max_concurrent":2,"budget_usd":20.5,"budget_period":"week","budget_mode":"strict","models":["gpt-4o-mini*","GPT-4.1"],"endpoints":["/v1/chat"]}""", json);
+        Assert.Equal(json, KeyPolicyJson.Serialize(KeyPolicyJson.Parse(json)));
+
+        // A budget without a period is monthly; a micro-dollar is the finest step.
+        using var monthly = JsonDocument.Parse("""{"budget_usd": 0.000001}""");
+        var small = KeyPolicyJson.Read(monthly.RootElement, KeyPolicy.Unlimited);
+        Assert.Equal(1, small.BudgetMicros);
+        Assert.Equal("""{"budget_usd":0.000001,"budget_period":"month"}""", KeyPolicyJson.Serialize(small));
+    }
+
+    [Theory]
+    [InlineData("gpt-4o-mini", true)]
+    [InlineData("GPT-4o-Mini-2024-07-18", true)]
+    [InlineData("gpt-4.1", true)]
+    [InlineData("gpt-4.1-mini", false)]
+    [InlineData("gpt-4o", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void AModelAllowList_MatchesNamesAndStarPrefixes(string? model, bool allowed)
+    {
+        var policy = new KeyPolicy { Models = ["gpt-4o-mini*", "gpt-4.1"] };
+        Assert.Equal(allowed, policy.AllowsModel(model));
+        Assert.True(KeyPolicy.Unlimited.AllowsModel(model));
+    }
+
+    [Theory]
+    [InlineData("/v1/batches")]
+    [InlineData("/v1/batches/batch_1/cancel")]
+    [InlineData("/v1/fine_tuning/jobs")]
+    [InlineData("/v1/evals/eval_1/runs")]
+    [InlineData("/v1/containers")]
+    public void WorkBilledOutsideTheLedger_IsRefusedForABudgetedKey_UnlessNamed(string path)
+    {
+        Assert.True(new KeyPolicy { Rpm = 60 }.AllowsEndpoint(path));
+        Assert.False(new KeyPolicy { BudgetMicros = 1_000_000 }.AllowsEndpoint(path));
+        Assert.False(new KeyPolicy { BudgetMicros = 1_000_000, Endpoints = ["/v1"] }.AllowsEndpoint(path));
+        var root = "/" + string.Join('/', path.Split('/')[1..3]);
+        Assert.True(new KeyPolicy { BudgetMicros = 1_000_000, Endpoints = [root] }.AllowsEndpoint(path));
+    }
+
     [Theory]
     [InlineData("""{"rpm": 0}""", "between 1 and")]
     [InlineData("""{"rpm": -5}""", "between 1 and")]
@@ -87,6 +138,18 @@ public sealed class KeyPolicyTests
     [InlineData("""{"endpoints": ["/v1//chat"]}""", "/v1 path prefix")]
     [InlineData("""{"endpoints": ["/v1/chat/%2e%2e"]}""", "/v1 path prefix")]
     [InlineData("""{"rpn": 60}""", "unknown policy field 'rpn'")]
+    [InlineData("""{"tpm": 0}""", "between 1 and")]
+    [InlineData("""{"budget_usd": 0}""", "more than 0")]
+    [InlineData("""{"budget_usd": -1}""", "more than 0")]
+    [InlineData("""{"budget_usd": 1000000001}""", "at most 1000000000")]
+    [InlineData("""{"budget_usd": 0.0000005}""", "finer than a micro-dollar")]
+    [InlineData("""{"budget_usd": true}""", "number of dollars")]
+    [InlineData("""{"budget_period": "year"}""", "day, week, month or total")]
+    [InlineData("""{"budget_period": 7}""", "must be a string")]
+    [InlineData("""{"budget_mode": "soft"}""", "reserve or strict")]
+    [InlineData("""{"models": []}""", "at least one model")]
+    [InlineData("""{"models": ["gpt 4"]}""", "prefix ending in *")]
+    [InlineData("""{"models": ["*gpt"]}""", "prefix ending in *")]
     [InlineData("""[1]""", "JSON object")]
     public void BadChanges_AreRefusedWithTheRule(string json, string message)
     {
