@@ -157,6 +157,38 @@ public sealed class BudgetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tpm_SettlesAStreamToItsUsageChunk_ReservesNoOutputForEmbeddings_AndRpmHoldsUploads()
+    {
+        await using var relay = await StartAsync();
+        var (tokens, _) = await CreateKeyAsync(relay, new { name = "stream-tokens", tpm = 1_000 });
+        var (uploads, _) = await CreateKeyAsync(relay, new { name = "uploads", rpm = 1 });
+        var test = Guid.NewGuid().ToString("N");
+        using var client = relay.CreateClient(tokens);
+
+        // A stream reserves its cap (900) and settles to the usage chunk the relay asked for (60 tokens).
+        var stream = Chat(test, maxTokens: 900, usage: """{"prompt_tokens":30,"completion_tokens":30,"total_tokens":60}""");
+        stream.Content = new StringContent("""{"model":"gpt-4o-mini","stream":true,"max_tokens":900,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
+        using (var streamed = await client.SendAsync(stream).DefaultTimeout())
+        {
+            Assert.Equal(HttpStatusCode.OK, streamed.StatusCode);
+            Assert.Contains("data: [DONE]", await streamed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.InRange(long.Parse(Header(streamed, "x-ratelimit-remaining-tokens")!, System.Globalization.CultureInfo.InvariantCulture), 0, 100);
+        }
+
+        // Embeddings produce no output: only the prompt estimate is reserved, so it fits beside nothing else.
+        using (var embedded = await client.SendAsync(Post("v1/embeddings", """{"model":"text-embedding-3-small","input":"hello there"}""", test)).DefaultTimeout())
+        {
+            Assert.Equal(HttpStatusCode.OK, embedded.StatusCode);
+            Assert.InRange(long.Parse(Header(embedded, "x-ratelimit-remaining-tokens")!, System.Globalization.CultureInfo.InvariantCulture), 900, 1_000);
+        }
+
+        // rpm holds a form like any request: one a minute, the second refused before the upstream.
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(relay, uploads, Transcription(test, "whisper-1")));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(relay, uploads, Transcription(test, "whisper-1")));
+        Assert.Equal(3, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+    }
+
+    [Fact]
     public async Task Models_AllowListIs403ForOtherModels_InJsonForms_AndWebSocketUrls()
     {
         await using var relay = await StartAsync();
