@@ -92,9 +92,10 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
         "The input or output tokens must be reduced (set a smaller max_tokens / max_output_tokens) in order to run successfully.",
         ShouldRetry: false);
 
-    public static RelayError BudgetExhausted(string client, string period) => new(
+    public static RelayError BudgetExhausted(string client, string period, DateTimeOffset? resetsAt) => new(
         StatusCodes.Status429TooManyRequests, "insufficient_quota", "insufficient_quota",
-        $"The key '{client}' has used its budget for this {period}, or the request's reserved cost does not fit in what remains. " +
+        $"The key '{client}' has used {(period == "total" ? "its total budget" : $"its budget for this {period}")}, or the request's reserved cost does not fit in what remains" +
+        (resetsAt is { } reset ? $"; the budget resets at {reset.UtcDateTime:yyyy-MM-dd HH:mm} UTC. " : ". ") +
         "The relay operator sets the budget.",
         ShouldRetry: false);
 

@@ -38,7 +38,9 @@ internal static class RelayErrorWriter
 
         if (retryAfter is { } delay)
         {
+            // Whole seconds for every client, and the exact wait in milliseconds, which OpenAI's SDKs read first.
             response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            response.Headers["retry-after-ms"] = Math.Max(1, (long)Math.Ceiling(delay.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         if (error.StatusCode == StatusCodes.Status401Unauthorized)

@@ -20,7 +20,7 @@ namespace OpenAiRelay.Limits;
 /// <c>x-ratelimit-*</c> headers for the key's own limits, in place of the upstream's, which describe the
 /// organisation's capacity, not this client's.
 /// </summary>
-internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter, PriceTable prices, IOptions<LimitOptions> options)
+internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter, PriceTable prices, IOptions<LimitOptions> options, TimeProvider time)
 {
     private readonly ReservationPlanner _planner = new(prices, options.Value);
 
@@ -77,7 +77,7 @@ internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter, Pr
                 KeyLimiter.AdmissionResult.RequestsLimited => RelayError.RequestRateLimited(client.Label, policy.Rpm!.Value),
                 KeyLimiter.AdmissionResult.TokensLimited => RelayError.TokensRateLimited(client.Label, policy.Tpm!.Value, plan.Demand.Tokens),
                 KeyLimiter.AdmissionResult.TokensTooMany => RelayError.TokensTooMany(client.Label, policy.Tpm!.Value, plan.Demand.Tokens),
-                KeyLimiter.AdmissionResult.BudgetExhausted => RelayError.BudgetExhausted(client.Label, policy.BudgetPeriod.Name()),
+                KeyLimiter.AdmissionResult.BudgetExhausted => RelayError.BudgetExhausted(client.Label, policy.BudgetPeriod.Name(), policy.BudgetPeriod.End(time.GetUtcNow())),
                 _ => RelayError.LimitsUnavailable,
             };
             await RelayErrorWriter.RefuseAsync(context, error, error.ShouldRetry == false ? null : admitted.RetryAfter);

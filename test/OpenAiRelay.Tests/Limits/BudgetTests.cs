@@ -88,7 +88,9 @@ public sealed class BudgetTests : IAsyncLifetime
             using var client = relay.CreateClient(key);
             using var refused = await client.SendAsync(Chat(test, maxTokens: 1, usage: ThousandEach)).DefaultTimeout();
             Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
-            Assert.Equal("insufficient_quota", (await ErrorAsync(refused)).GetProperty("code").GetString());
+            var error = await ErrorAsync(refused);
+            Assert.Equal("insufficient_quota", error.GetProperty("code").GetString());
+            Assert.Contains($"resets at {DateTime.UtcNow.Date.AddDays(1):yyyy-MM-dd} 00:00 UTC", error.GetProperty("message").GetString(), StringComparison.Ordinal);
             Assert.False(refused.Headers.Contains("Retry-After"));
             await WaitForLedgerSpendAsync(relay, KeyId(key), 2_250);
             await relay.StopAsync();

@@ -48,6 +48,7 @@ public sealed class KeyLimitsTests : IAsyncLifetime
         Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
         Assert.Equal("requests", error.GetProperty("type").GetString());
         Assert.InRange(int.Parse(Header(refused, "Retry-After")!, System.Globalization.CultureInfo.InvariantCulture), 19, 20);
+        Assert.InRange(int.Parse(Header(refused, "retry-after-ms")!, System.Globalization.CultureInfo.InvariantCulture), 19_000, 20_000);
         Assert.Equal("3", Header(refused, "x-ratelimit-limit-requests"));
         Assert.Equal("0", Header(refused, "x-ratelimit-remaining-requests"));
         Assert.EndsWith("s", Header(refused, "x-ratelimit-reset-requests"), StringComparison.Ordinal);
