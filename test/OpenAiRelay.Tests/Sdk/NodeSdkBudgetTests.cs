@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FakeOpenAi;
 using OpenAiRelay.Tests.Infrastructure;
 using static OpenAiRelay.Tests.Limits.KeyLimitsTests;
@@ -21,11 +20,6 @@ public sealed class NodeSdkBudgetTests : IAsyncLifetime
     [Fact]
     public async Task NodeSdk_DoesNotRetryInsufficientQuota_RetriesARateLimit_AndTheUpstreamSeesNeither()
     {
-        var suite = Path.Combine(RepositoryPaths.Root, "test", "node-sdk");
-        Assert.True(
-            Directory.Exists(Path.Combine(suite, "node_modules", "openai")),
-            "The Node SDK is not installed: run `npm ci --prefix test/node-sdk` (./test.sh does).");
-
         await using var relay = await SpentBudget.StartRelayAsync(_fake);
         var spend = Guid.NewGuid().ToString("N");
         var spent = await SpentBudget.CreateSpentKeyAsync(relay, spend);
@@ -42,25 +36,20 @@ public sealed class NodeSdkBudgetTests : IAsyncLifetime
         await WaitUntilAsync(() => SpentBudget.Upstream(_fake, hold) == 1);
 
         var test = Guid.NewGuid().ToString("N");
-        var psi = new ProcessStartInfo("node", ["--test", "--test-reporter=tap", "budget.test.mjs"])
-        {
-            WorkingDirectory = suite,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["OPENAI_BASE_URL"] = relay.ApiBase.ToString();
-        psi.Environment["OPENAI_API_KEY"] = spent;
-        psi.Environment["RELAY_RATE_LIMITED_KEY"] = limited;
-        psi.Environment["RELAY_TEST_ID"] = test;
-        using var node = Process.Start(psi)!;
-        var output = node.StandardOutput.ReadToEndAsync();
-        var errors = node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        var log = await output + await errors;
+        var (exitCode, log) = await NodeSuite.RunAsync(
+            "budget.test.mjs",
+            new Dictionary<string, string>
+            {
+                ["OPENAI_BASE_URL"] = relay.ApiBase.ToString(),
+                ["OPENAI_API_KEY"] = spent,
+                ["RELAY_RATE_LIMITED_KEY"] = limited,
+                ["RELAY_TEST_ID"] = test,
+            },
+            TimeSpan.FromMinutes(2));
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => held);
 
-        Assert.True(node.ExitCode == 0, "node --test failed:\n" + log);
+        Assert.True(exitCode == 0, "node --test failed:\n" + log);
         Assert.Contains("# pass 2", log, StringComparison.Ordinal);
         Assert.Contains("# budget attempts: 1", log, StringComparison.Ordinal);
         Assert.Contains("# rate-limit attempts: 3", log, StringComparison.Ordinal);
