@@ -58,6 +58,7 @@ internal static partial class RelayApplication
         services.AddSingleton<UpstreamHttpClient>();
         services.AddSingleton<StaticTokenAuthenticator>();
         services.AddSingleton<KeyLimiter>();
+        services.AddSingleton<IKeyLimiter>(static sp => sp.GetRequiredService<KeyLimiter>());
         services.AddSingleton<RelayLifetime>();
         services.AddHostedService(static provider => provider.GetRequiredService<RelayLifetime>());
         services.AddSingleton<FailedAuthThrottle>();
