@@ -48,13 +48,19 @@ public sealed class RedisLimitsTests : IAsyncLifetime
         var test = Guid.NewGuid().ToString("N");
 
         var statuses = new List<HttpStatusCode>();
+        var remaining = new List<string?>();
         for (var i = 0; i < 8; i++)
         {
-            statuses.Add(await StatusAsync(i % 2 == 0 ? a : b, key, Chat(test)));
+            using var client = (i % 2 == 0 ? a : b).CreateClient(key);
+            using var response = await client.SendAsync(Chat(test)).DefaultTimeout();
+            statuses.Add(response.StatusCode);
+            remaining.Add(Header(response, "x-ratelimit-remaining-requests"));
         }
 
         Assert.Equal(4, statuses.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(4, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        // The headers count the one shared bucket, whichever relay answered.
+        Assert.Equal(["3", "2", "1", "0", "0", "0", "0", "0"], remaining);
         Assert.Equal(4, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
         Assert.Null(a.Services.GetRequiredService<IKeyLimiter>().Degraded);
     }
@@ -176,6 +182,57 @@ public sealed class RedisLimitsTests : IAsyncLifetime
         Assert.Equal(KeyLimiter.AdmissionResult.Admitted, again.Result);
         await again.Lease!.SettleAsync(null, null, CancellationToken.None);
         Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await b.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 1, true), CancellationToken.None)).Result);
+    }
+
+    [Fact]
+    public async Task TheScripts_KeepTheInProcessSemantics_OfTokensBudgetsAndSessionCharges()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var history = new ZeroSpend();
+        await using var limiter = new RedisKeyLimiter(redis, new KeyLimiter(TimeProvider.System, history), history, TimeProvider.System, Options.Create(new RedisOptions()), NullLogger<RedisKeyLimiter>.Instance);
+        var key = "semantics" + Guid.NewGuid().ToString("N")[..8];
+        var prefix = "relay:limits:{" + key + "}:";
+        var db = redis.GetDatabase();
+        var policy = new KeyPolicy { Rpm = 10, Tpm = 1000, BudgetMicros = 100 };
+
+        // Refused by the budget: no request and no token of the minute spent. Refused by tpm: no budget reserved.
+        Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(500, 101, true), CancellationToken.None)).Result);
+        Assert.Equal(KeyLimiter.AdmissionResult.TokensTooMany, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(1001, 50, true), CancellationToken.None)).Result);
+        var first = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(500, 60, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, first.Result);
+        Assert.InRange(first.Remaining.Requests, 9, 9.1);
+        Assert.InRange(first.Remaining.Tokens, 500, 501);
+        Assert.Equal(60, (long)await db.HashGetAsync(prefix + "rsv", (await db.HashKeysAsync(prefix + "rsv")).Single()));
+
+        // 40 remain: a reservation of 41 is refused whole, never clamped.
+        Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(1, 41, true), CancellationToken.None)).Result);
+
+        // Settled to 100 tokens and 50 micro-dollars: 400 tokens back, the reservation replaced by the cost.
+        await first.Lease!.SettleAsync(100, 50, CancellationToken.None);
+        var spend = prefix + "spend:" + BudgetPeriod.Month.Start(DateTimeOffset.UtcNow).ToUnixTimeSeconds();
+        Assert.Equal(50, (long)await db.StringGetAsync(spend));
+        Assert.Equal(0, await db.HashLengthAsync(prefix + "rsv"));
+        Assert.Equal(0, await db.SortedSetLengthAsync(prefix + "slots"));
+
+        // A session: 50 reserved, so spend + reservations stand at the budget; its first response (1) spends it.
+        var session = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(800, 50, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, session.Result);
+        Assert.InRange(session.Remaining.Tokens, 100, 102);
+        Assert.False(session.Lease!.Charge(10, 1, 100));
+        await session.Lease.SettleAsync(10, 30, CancellationToken.None);
+        // Charged once: 50 + 1 at the response + the 29 the settlement adds, not 50 + 1 + 30.
+        Assert.Equal(80, (long)await db.StringGetAsync(spend));
+        Assert.Equal(0, await db.HashLengthAsync(prefix + "rsv"));
+
+        // A response longer than its reservation leaves the token bucket below zero; it refills from there.
+        var tokens = new KeyPolicy { Tpm = 1000 };
+        var tkey = key + "t";
+        var greedy = await limiter.AdmitAsync(tkey, tokens, new KeyLimiter.Demand(600, 0, false), CancellationToken.None);
+        await greedy.Lease!.SettleAsync(2_000, null, CancellationToken.None);
+        var refused = await limiter.AdmitAsync(tkey, tokens, new KeyLimiter.Demand(1, 0, false), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.TokensLimited, refused.Result);
+        Assert.InRange(refused.RetryAfter, TimeSpan.FromSeconds(59), TimeSpan.FromSeconds(61));
+        Assert.InRange(refused.Remaining.Tokens, -1_000, -999);
     }
 
     [Fact]
