@@ -106,6 +106,33 @@ public sealed class RedisLimitsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AClientThatLeavesMidStream_FreesItsSharedSlot()
+    {
+        await using var pair = await StartPairAsync();
+        var (a, b) = (pair.A, pair.B);
+        var (key, _) = await CreateKeyAsync(a, new { name = "leaving", max_concurrent = 1 });
+        var test = Guid.NewGuid().ToString("N");
+        using var client = a.CreateClient(key);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var slots = KeyPrefix(key) + "slots";
+
+        var stalled = KeyLimitsTests.Chat(test, stream: true);
+        stalled.Headers.Add("x-fake-stall-after", "1");
+        using (var leaving = new CancellationTokenSource())
+        {
+            var response = await client.SendAsync(stalled, HttpCompletionOption.ResponseHeadersRead, leaving.Token).DefaultTimeout();
+            Assert.Equal(1, redis.GetDatabase().SortedSetLength(slots));
+            Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(b, key, Chat(test)));
+            await leaving.CancelAsync();
+            response.Dispose();
+        }
+
+        // Settled with a token the abort does not cancel: the slot is gone from Redis, not left to its lease.
+        await WaitUntilAsync(() => redis.GetDatabase().SortedSetLength(slots) == 0);
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(b, key, Chat(test)));
+    }
+
+    [Fact]
     public async Task FiftyConcurrentRequests_SplitOverTwoRelays_AgainstABudgetThatCoversFive_AdmitFive()
     {
         await using var pair = await StartPairAsync();
