@@ -143,6 +143,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly long _leaseMicros;
     private readonly ConcurrentDictionary<string, Lease> _open = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<long>>> _loads = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _heartbeat;
     private long _lastWarning;
@@ -228,7 +229,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         for (var attempt = 0; attempt < 3; attempt++)
         {
             // Not cancelled by the client: an admission Redis made must reach a lease that settles it (the wait is
-            // bounded by the client's timeout), or its slot would be held for a whole lease.
+            // bounded by the Redis client's timeout), or its slot would be held for a whole lease.
             var result = (RedisResult[])(await db.ScriptEvaluateAsync(s_admit, new
             {
                 rq = names.Requests,
@@ -291,8 +292,19 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         long spent;
         try
         {
-            // Not the request's token for the read itself: a client leaving only stops waiting.
-            spent = await _history.SpentSinceAsync(key, period, CancellationToken.None).WaitAsync(cancellationToken);
+            // Concurrent first requests of a key share one read of the ledger. Not the request's token for the read
+            // itself: a client leaving only stops waiting.
+            var name = spend.ToString();
+            var load = _loads.GetOrAdd(name, _ => new Lazy<Task<long>>(() => _history.SpentSinceAsync(key, period, CancellationToken.None)));
+            try
+            {
+                spent = await load.Value.WaitAsync(cancellationToken);
+            }
+            finally
+            {
+                // Done (or no longer awaited here): the next missing counter is read afresh.
+                _loads.TryRemove(new KeyValuePair<string, Lazy<Task<long>>>(name, load));
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
