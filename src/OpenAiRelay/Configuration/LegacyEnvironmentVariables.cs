@@ -20,6 +20,7 @@ internal static class LegacyEnvironmentVariables
         ("RELAY_TRUSTED_PROXIES", "Relay:Listen:TrustedProxies"),
         ("RELAY_DATA_DIR", "Relay:Storage:DataDirectory"),
         ("DATABASE_URL", "Relay:Storage:DatabaseUrl"),
+        ("REDIS_URL", "Relay:Redis:Url"),
         ("RELAY_KEY_PEPPER", "Relay:Keys:Pepper"),
         ("RELAY_ADMIN_TOKEN", "Relay:AdminToken"),
         ("RELAY_PRICES_FILE", "Relay:PricesFile"),

@@ -47,6 +47,7 @@ internal static class RelayConfiguration
             .Configure(o => (o.DefaultPolicy, o.DefaultPolicyError) = ReadDefaultPolicy(configuration.GetSection(LimitOptions.Section + ":Default")));
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section));
         services.AddOptions<MeteringOptions>().Bind(configuration.GetSection(MeteringOptions.Section));
+        services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.Section));
         services.AddOptions<KeyOptions>().Bind(configuration.GetSection(KeyOptions.Section));
         services.AddSingleton<IValidateOptions<RelayOptions>, RootValidator>();
         services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamValidator>();
@@ -55,6 +56,7 @@ internal static class RelayConfiguration
         services.AddSingleton<IValidateOptions<LimitOptions>, LimitValidator>();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageValidator>();
         services.AddSingleton<IValidateOptions<KeyOptions>, KeyValidator>();
+        services.AddSingleton<IValidateOptions<RedisOptions>, RedisValidator>();
         return services;
     }
 
@@ -73,6 +75,7 @@ internal static class RelayConfiguration
         Check<StorageOptions>(services, failures);
         Check<MeteringOptions>(services, failures);
         Check<KeyOptions>(services, failures);
+        Check<RedisOptions>(services, failures);
         if (failures.Count > 0)
         {
             throw new RelayConfigurationException(failures);
@@ -317,5 +320,25 @@ internal static class RelayConfiguration
             => options.CacheTtl < TimeSpan.Zero
                 ? ValidateOptionsResult.Fail("Relay:Keys:CacheTtl must not be negative (00:00:00 disables the cache)")
                 : ValidateOptionsResult.Success;
+    }
+
+    private sealed class RedisValidator : IValidateOptions<RedisOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, RedisOptions options)
+        {
+            var failures = new List<string>();
+            if (!string.IsNullOrWhiteSpace(options.Url) && !RedisUrl.TryParse(options.Url, out _, out var error))
+            {
+                failures.Add(error!);
+            }
+
+            CheckPositive(failures, options.HeartbeatInterval, "Relay:Redis:HeartbeatInterval");
+            if (options.LeaseDuration < options.HeartbeatInterval * 3)
+            {
+                failures.Add("Relay:Redis:LeaseDuration must be at least three Relay:Redis:HeartbeatInterval (a lease must survive a missed renewal)");
+            }
+
+            return Result(failures);
+        }
     }
 }

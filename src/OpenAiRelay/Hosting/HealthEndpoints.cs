@@ -1,3 +1,6 @@
+using System.Text.Json;
+using OpenAiRelay.Limits;
+
 namespace OpenAiRelay.Hosting;
 
 /// <summary><c>/healthz</c> (the process answers) and <c>/readyz</c> (it accepts traffic). No auth, no secrets.</summary>
@@ -6,8 +9,11 @@ internal static class HealthEndpoints
     public static void MapHealthEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", static () => Results.Text("{\"status\":\"ok\"}", "application/json"));
-        endpoints.MapGet("/readyz", static (RelayLifetime lifetime) => lifetime.IsDraining
+        // Degraded limits (shared Redis unreachable) stay ready: requests are still limited, per instance.
+        endpoints.MapGet("/readyz", static (RelayLifetime lifetime, IKeyLimiter limiter) => lifetime.IsDraining
             ? Results.Text("{\"status\":\"draining\"}", "application/json", statusCode: StatusCodes.Status503ServiceUnavailable)
-            : Results.Text("{\"status\":\"ready\"}", "application/json"));
+            : limiter.Degraded is { } degraded
+                ? Results.Text("{\"status\":\"ready\",\"limits\":\"" + JsonEncodedText.Encode(degraded) + "\"}", "application/json")
+                : Results.Text("{\"status\":\"ready\"}", "application/json"));
     }
 }

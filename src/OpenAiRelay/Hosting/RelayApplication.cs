@@ -16,6 +16,7 @@ using OpenAiRelay.Pricing;
 using OpenAiRelay.Storage;
 using OpenAiRelay.Telemetry;
 using OpenAiRelay.Ledger;
+using StackExchange.Redis;
 
 namespace OpenAiRelay.Hosting;
 
@@ -58,6 +59,18 @@ internal static partial class RelayApplication
         services.AddSingleton<UpstreamHttpClient>();
         services.AddSingleton<StaticTokenAuthenticator>();
         services.AddSingleton<KeyLimiter>();
+        if (string.IsNullOrWhiteSpace(builder.Configuration[RedisOptions.Section + ":Url"]))
+        {
+            services.AddSingleton<IKeyLimiter>(static sp => sp.GetRequiredService<KeyLimiter>());
+        }
+        else
+        {
+            // REDIS_URL: every instance shares its limits; the in-process limiter stands in while Redis does not answer.
+            services.AddSingleton<IConnectionMultiplexer>(static sp => RedisKeyLimiter.Connect(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Url!));
+            services.AddSingleton<RedisKeyLimiter>();
+            services.AddSingleton<IKeyLimiter>(static sp => sp.GetRequiredService<RedisKeyLimiter>());
+        }
+
         services.AddSingleton<RelayLifetime>();
         services.AddHostedService(static provider => provider.GetRequiredService<RelayLifetime>());
         services.AddSingleton<FailedAuthThrottle>();
@@ -71,6 +84,8 @@ internal static partial class RelayApplication
         // A bad price file, pepper or storage setting stops start-up here with one line, not at the first request.
         _ = app.Services.GetRequiredService<PriceTable>();
         _ = app.Services.GetRequiredService<KeyPepper>();
+        // Connects to Redis (in the background: a relay starts without it) and starts renewing leases.
+        _ = app.Services.GetRequiredService<IKeyLimiter>();
         // Load the tokenizer's vocabulary now rather than on the first metered request.
         TokenEstimator.Warm();
         // Synchronously, before Kestrel binds: a relay whose ledger does not work must not start.

@@ -13,15 +13,18 @@ namespace OpenAiRelay.Limits;
 /// <summary>
 /// Holds a limited client to its <c>max_concurrent</c>, <c>rpm</c>, <c>tpm</c> and budget: works out what the request
 /// may consume at most (<see cref="ReservationPlanner"/>), admits it in one atomic step over every limit
-/// (<see cref="KeyLimiter"/>) or refuses it (429 <c>rate_limit_exceeded</c> with <c>Retry-After</c>, 429
+/// (<see cref="IKeyLimiter"/>: in process, or shared through Redis) or refuses it (429 <c>rate_limit_exceeded</c> with <c>Retry-After</c>, 429
 /// <c>insufficient_quota</c> with <c>x-should-retry: false</c>), and when the rest of the pipeline returns, however it
 /// returns, settles the reservations to the usage and cost of the request's ledger row and frees its slot (a stream or a
 /// WebSocket session holds it to its end). Responses of a key with a request or token limit carry OpenAI's
 /// <c>x-ratelimit-*</c> headers for the key's own limits, in place of the upstream's, which describe the
 /// organisation's capacity, not this client's.
 /// </summary>
-internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter, PriceTable prices, IOptions<LimitOptions> options, TimeProvider time)
+internal sealed class KeyLimitStage(RequestDelegate next, IKeyLimiter limiter, PriceTable prices, IOptions<LimitOptions> options, TimeProvider time)
 {
+    /// <summary>How long a settlement may take (a shared store that does not answer): the lease's expiry does the rest.</summary>
+    private static readonly TimeSpan s_settleTimeout = TimeSpan.FromSeconds(5);
+
     private readonly ReservationPlanner _planner = new(prices, options.Value);
 
     public async Task InvokeAsync(HttpContext context)
@@ -48,14 +51,13 @@ internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter, Pr
             return;
         }
 
-        var admission = await AdmitAsync(context, client.LedgerKeyId, policy, plan.Demand);
-        if (admission is null)
+        var admitted = await limiter.AdmitAsync(client.LedgerKeyId, policy, plan.Demand, context.RequestAborted);
+        if (admitted.Result == KeyLimiter.AdmissionResult.SpendUnknown)
         {
+            // The key's spend could not be read (the ledger's database is down).
             await RelayErrorWriter.RefuseAsync(context, RelayError.LimitsUnavailable, TimeSpan.FromSeconds(1));
             return;
         }
-
-        var admitted = admission.Value;
         if (policy.Rpm is not null || policy.Tpm is not null)
         {
             // At the response's start, so the refusal's own headers (written after the response is cleared) keep them.
@@ -102,40 +104,11 @@ internal sealed class KeyLimitStage(RequestDelegate next, KeyLimiter limiter, Pr
         {
             // The row as the ledger recorded it, priced: the same numbers a restart would load. A request settled
             // without a row (refused further on, or metering off) keeps its reservations as spent.
-            if (context.Features.Get<IUsageSettlementFeature>()?.Settled is { } row)
-            {
-                lease.Settle(UsageCharge.TokensOf(row), UsageCharge.CostOf(row));
-            }
-            else
-            {
-                lease.Release();
-            }
+            // Not the request's token: a client that left still frees its slot and pays for what it used.
+            using var settling = new CancellationTokenSource(s_settleTimeout);
+            var row = context.Features.Get<IUsageSettlementFeature>()?.Settled;
+            await lease.SettleAsync(row is null ? null : UsageCharge.TokensOf(row), row is null ? null : UsageCharge.CostOf(row), settling.Token);
         }
-    }
-
-    /// <summary>The admission, or null when the key's spend could not be read (the ledger's database is down).</summary>
-    private async ValueTask<KeyLimiter.Admission?> AdmitAsync(HttpContext context, string key, KeyPolicy policy, KeyLimiter.Demand demand)
-    {
-        // A period can turn between loading its spend and admitting: load again once.
-        for (var attempt = 0; attempt < 2; attempt++)
-        {
-            try
-            {
-                await limiter.PrepareAsync(key, policy, context.RequestAborted);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
-            {
-                return null;
-            }
-
-            var admission = limiter.Admit(key, policy, demand);
-            if (admission.Result != KeyLimiter.AdmissionResult.SpendUnknown)
-            {
-                return admission;
-            }
-        }
-
-        return null;
     }
 
     private static void SetRateLimitHeaders(HttpResponse response, KeyPolicy policy, KeyLimiter.Remaining remaining)

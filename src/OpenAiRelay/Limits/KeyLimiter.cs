@@ -16,7 +16,7 @@ namespace OpenAiRelay.Limits;
 /// The state is a few fields per key, so the lock is held for nanoseconds. Spend survives a restart because it is
 /// loaded from the ledger (<see cref="PrepareAsync"/>) the first time a key's budget is checked in a period.
 /// </remarks>
-internal sealed class KeyLimiter(TimeProvider time, ISpendHistory history)
+internal sealed class KeyLimiter(TimeProvider time, ISpendHistory history) : IKeyLimiter
 {
     private readonly ConcurrentDictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
 
@@ -62,6 +62,36 @@ internal sealed class KeyLimiter(TimeProvider time, ISpendHistory history)
                 state.SpentMicros = spent;
             }
         }
+    }
+
+    /// <summary>Never: these are the configured limits, held by this process alone.</summary>
+    public string? Degraded => null;
+
+    /// <summary>
+    /// <see cref="PrepareAsync"/> then <see cref="Admit(string, KeyPolicy, Demand)"/>, loading again once when the period
+    /// turned in between; <see cref="AdmissionResult.SpendUnknown"/> when the ledger could not be read.
+    /// </summary>
+    public async ValueTask<LimitAdmission> AdmitAsync(string key, KeyPolicy policy, Demand demand, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            try
+            {
+                await PrepareAsync(key, policy, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            var admission = Admit(key, policy, demand);
+            if (admission.Result != AdmissionResult.SpendUnknown)
+            {
+                return new LimitAdmission(admission.Result, admission.Lease, admission.Remaining, admission.RetryAfter);
+            }
+        }
+
+        return new LimitAdmission(AdmissionResult.SpendUnknown, null, new Remaining(double.NaN, double.NaN), TimeSpan.FromSeconds(1));
     }
 
     /// <summary>Admits a request that reserves nothing (no tokens, no cost): the rate and concurrency limits only.</summary>
@@ -209,7 +239,7 @@ internal sealed class KeyLimiter(TimeProvider time, ISpendHistory history)
     /// path: the slot is freed, the reservation is replaced by what the request really used, in one step under the key's
     /// lock, so no other request can see the reservation gone before the cost is in.
     /// </summary>
-    internal sealed class Lease
+    internal sealed class Lease : ILimitLease
     {
         private readonly long _reservedTokens;
         private readonly long _reservedMicros;
@@ -299,6 +329,13 @@ internal sealed class KeyLimiter(TimeProvider time, ISpendHistory history)
 
         /// <summary>Frees the slot with nothing known of what was used (the reservations count as spent).</summary>
         public void Release() => Settle(null, null);
+
+        /// <summary>In process: done before it returns.</summary>
+        public ValueTask SettleAsync(long? tokens, long? costMicros, CancellationToken cancellationToken)
+        {
+            Settle(tokens, costMicros);
+            return ValueTask.CompletedTask;
+        }
     }
 
     internal readonly record struct Admission(AdmissionResult Result, Lease? Lease, Remaining Remaining, TimeSpan RetryAfter)

@@ -43,7 +43,7 @@ public static class PublishedRelay
             RedirectStandardError = true,
             WorkingDirectory = Path.GetTempPath(),
         };
-        foreach (var inherited in new[] { "OPENAI_API_KEY", "RELAY_TOKEN", "OPENAI_RELAY_TOKEN", "OPENAI_BASE_URL", "PORT", "BIND_ADDRESS", "OPENAI_ORGANIZATION", "OPENAI_PROJECT", "RELAY_TRUSTED_PROXIES", "ASPNETCORE_URLS", "RELAY_DATA_DIR", "DATABASE_URL", "RELAY_ADMIN_TOKEN", "RELAY_KEY_PEPPER", "RELAY_PRICES_FILE" })
+        foreach (var inherited in new[] { "OPENAI_API_KEY", "RELAY_TOKEN", "OPENAI_RELAY_TOKEN", "OPENAI_BASE_URL", "PORT", "BIND_ADDRESS", "OPENAI_ORGANIZATION", "OPENAI_PROJECT", "RELAY_TRUSTED_PROXIES", "ASPNETCORE_URLS", "RELAY_DATA_DIR", "DATABASE_URL", "REDIS_URL", "RELAY_ADMIN_TOKEN", "RELAY_KEY_PEPPER", "RELAY_PRICES_FILE" })
         {
             psi.Environment.Remove(inherited);
         }

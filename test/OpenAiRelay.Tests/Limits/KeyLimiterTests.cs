@@ -244,6 +244,27 @@ public sealed class KeyLimiterTests
     }
 
     [Fact]
+    public async Task ThroughTheInterface_ALeaseSettlesOnce_AndAnUnreadableLedgerIsSpendUnknown()
+    {
+        var limiter = new KeyLimiter(_time, _history);
+        var policy = new KeyPolicy { MaxConcurrent = 1, BudgetMicros = 1_000 };
+        var admitted = await limiter.AdmitAsync("k", policy, new KeyLimiter.Demand(0, 100, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, admitted.Result);
+        Assert.True(admitted.Lease!.GetType() == typeof(KeyLimiter.Lease) && admitted.Lease.ReservedMicros == 100);
+        Assert.True(limiter.AdmitAsync("k", policy, KeyLimiter.Demand.None, CancellationToken.None).IsCompletedSuccessfully);
+        Assert.Equal(KeyLimiter.AdmissionResult.ConcurrencyLimited, (await limiter.AdmitAsync("k", policy, KeyLimiter.Demand.None, CancellationToken.None)).Result);
+        await admitted.Lease.SettleAsync(0, 40, CancellationToken.None);
+        await admitted.Lease.SettleAsync(0, 40, CancellationToken.None);
+        Assert.Equal((40L, 0L), limiter.Spend("k", policy));
+        Assert.Null(limiter.Degraded);
+
+        _history.Fail = true;
+        var unread = await new KeyLimiter(_time, _history).AdmitAsync("k", policy, new KeyLimiter.Demand(0, 1, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.SpendUnknown, unread.Result);
+        Assert.Null(unread.Lease);
+    }
+
+    [Fact]
     public void BudgetPeriods_AreUtcCalendarPeriods()
     {
         var now = DateTimeOffset.Parse("2026-12-03T23:30:00-05:00", System.Globalization.CultureInfo.InvariantCulture); // Friday 04:30 UTC
@@ -269,10 +290,17 @@ public sealed class KeyLimiterTests
 
         public int Loads { get; private set; }
 
+        public bool Fail { get; set; }
+
         public async Task<long> SpentSinceAsync(string keyId, DateTimeOffset since, CancellationToken cancellationToken)
         {
             Loads++;
             await Task.Yield();
+            if (Fail)
+            {
+                throw new InvalidOperationException("the ledger is down");
+            }
+
             return Spent.GetValueOrDefault(keyId);
         }
     }

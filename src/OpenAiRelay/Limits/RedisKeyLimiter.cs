@@ -1,0 +1,515 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using OpenAiRelay.Configuration;
+using OpenAiRelay.Policy;
+using OpenAiRelay.Storage;
+using StackExchange.Redis;
+
+namespace OpenAiRelay.Limits;
+
+/// <summary>
+/// Per-key limits every relay instance shares through one Redis (<c>REDIS_URL</c>): the same request and token
+/// buckets, in-flight count and budget as <see cref="KeyLimiter"/>, admitted in ONE Lua script over every limit (all
+/// pass and all are charged, or none) and settled in one. Time is Redis's own (<c>TIME</c>), never an instance's clock.
+/// </summary>
+/// <remarks>
+/// <para>Per key, all under the hash tag <c>{key}</c> so a cluster keeps them on one shard: <c>rq</c> and <c>tk</c>
+/// (bucket level and the microsecond it was computed at), <c>slots</c> (a sorted set of lease ids scored by lease
+/// expiry), <c>spend:{periodStartUnix}</c> (settled micro-dollars of the period, loaded from the ledger when missing:
+/// the script answers "need spend", this instance reads <see cref="ISpendHistory"/> and sets it with <c>SET NX</c>, then
+/// admits again), <c>rsv</c> (lease id → reserved micro-dollars) and <c>rsvx</c> (lease id → expiry). Expired slots and
+/// reservations are dropped inside the admission script.</para>
+/// <para>A lease lives <see cref="RedisOptions.LeaseDuration"/> and is renewed every
+/// <see cref="RedisOptions.HeartbeatInterval"/> while its request runs, so a long stream keeps its slot and a relay that
+/// was killed frees its slots and reservations within one lease.</para>
+/// <para>Redis unreachable at admission: the request is admitted by the in-process limiter instead (limits held per
+/// instance, never none), with a warning at most every 30 s and a <c>/readyz</c> detail; the next admission tries Redis
+/// again. A lease admitted through Redis that cannot be settled there is left to expire.</para>
+/// </remarks>
+internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
+{
+    private const string KeyPrefix = "relay:limits:";
+    private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(30);
+
+    // KEYS: rq, tk, slots, spend, rsv, rsvx. ARGV: rpm, tpm, max_concurrent (0: none), budget (-1: none), charges
+    // budget (1/0), demand tokens, demand micros, lease id, lease micros. Returns {code, requests left, tokens left,
+    // retry ms, spent + reserved}; code 0 admitted, 1 concurrency, 2 requests, 3 tokens, 4 tokens too many, 5 budget,
+    // 6 spend not loaded. Nothing is written unless every limit passes.
+    private static readonly LuaScript s_admit = LuaScript.Prepare(
+        """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local rpm, tpm, max = tonumber(@rpm), tonumber(@tpm), tonumber(@max)
+        local budget, charges = tonumber(@budget), @charges == '1'
+        local dtok, dmic, lease = tonumber(@tokens), tonumber(@micros), @lease
+        local expiry = now + tonumber(@leaseMicros)
+        local function level(key, full)
+          if full <= 0 then return nil end
+          local v = redis.call('HMGET', key, 'l', 't')
+          if not v[1] then return full end
+          local elapsed = math.max(0, now - tonumber(v[2]))
+          return math.min(full, tonumber(v[1]) + elapsed * full / 60000000)
+        end
+        local function num(x) if x == nil then return '' end return string.format('%.17g', x) end
+        local rq, tk = level(@rq, rpm), level(@tk, tpm)
+        local function refuse(code, wait) return {code, num(rq), num(tk), math.ceil(wait), ''} end
+        redis.call('ZREMRANGEBYSCORE', @slots, '-inf', now)
+        if max > 0 and redis.call('ZCARD', @slots) >= max then return refuse(1, 1000) end
+        if rq ~= nil and rq < 1 then return refuse(2, (1 - rq) / rpm * 60000) end
+        if tk ~= nil and dtok > 0 then
+          if dtok > tpm then return refuse(4, 0) end
+          if tk < dtok then return refuse(3, (dtok - tk) / tpm * 60000) end
+        end
+        local total = ''
+        local budgeted = budget >= 0 and charges
+        if budgeted then
+          local spent = redis.call('GET', @spend)
+          if not spent then return refuse(6, 0) end
+          local expired = redis.call('ZRANGEBYSCORE', @rsvx, '-inf', now)
+          for _, id in ipairs(expired) do redis.call('HDEL', @rsv, id) end
+          redis.call('ZREMRANGEBYSCORE', @rsvx, '-inf', now)
+          local reserved = 0
+          for _, v in ipairs(redis.call('HVALS', @rsv)) do reserved = reserved + tonumber(v) end
+          local available = budget - tonumber(spent) - reserved
+          if available <= 0 or dmic > available then return refuse(5, 0) end
+          total = num(tonumber(spent) + reserved + dmic)
+        end
+        if rq ~= nil then
+          rq = rq - 1
+          redis.call('HSET', @rq, 'l', num(rq), 't', now)
+          redis.call('PEXPIRE', @rq, 3600000)
+        end
+        if tk ~= nil then
+          tk = tk - dtok
+          redis.call('HSET', @tk, 'l', num(tk), 't', now)
+          redis.call('PEXPIRE', @tk, 3600000)
+        end
+        redis.call('ZADD', @slots, expiry, lease)
+        local keep = 3600000 + math.floor(tonumber(@leaseMicros) / 1000)
+        redis.call('PEXPIRE', @slots, keep)
+        if budgeted then
+          redis.call('HSET', @rsv, lease, dmic)
+          redis.call('ZADD', @rsvx, expiry, lease)
+          redis.call('PEXPIRE', @rsv, keep)
+          redis.call('PEXPIRE', @rsvx, keep)
+        end
+        return {0, num(rq), num(tk), 0, total}
+        """);
+
+    // Frees the slot, drops the reservation, adds the cost to the admission period's spend (when it is loaded) and
+    // gives back the tokens not used (when the bucket exists): one step, so no admission sees one without the other.
+    private static readonly LuaScript s_settle = LuaScript.Prepare(
+        """
+        redis.call('ZREM', @slots, @lease)
+        redis.call('HDEL', @rsv, @lease)
+        redis.call('ZREM', @rsvx, @lease)
+        if @micros ~= '' and tonumber(@micros) ~= 0 and redis.call('EXISTS', @spend) == 1 then
+          redis.call('INCRBY', @spend, @micros)
+        end
+        if tonumber(@tokens) ~= 0 and redis.call('EXISTS', @tk) == 1 then
+          redis.call('HINCRBYFLOAT', @tk, 'l', @tokens)
+        end
+        return 1
+        """);
+
+    // One response of a session: its tokens and cost in at once; returns spent + reserved for the budget's verdict.
+    private static readonly LuaScript s_charge = LuaScript.Prepare(
+        """
+        if tonumber(@tokens) ~= 0 and redis.call('EXISTS', @tk) == 1 then
+          redis.call('HINCRBYFLOAT', @tk, 'l', -tonumber(@tokens))
+        end
+        if @micros == '' or redis.call('EXISTS', @spend) == 0 then return '' end
+        local spent = redis.call('INCRBY', @spend, @micros)
+        local reserved = 0
+        for _, v in ipairs(redis.call('HVALS', @rsv)) do reserved = reserved + tonumber(v) end
+        return string.format('%.17g', spent + reserved)
+        """);
+
+    // Pushes a running request's slot and reservation expiry out by one lease, from Redis's clock.
+    private static readonly LuaScript s_renew = LuaScript.Prepare(
+        """
+        local t = redis.call('TIME')
+        local expiry = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(@leaseMicros)
+        redis.call('ZADD', @slots, 'XX', expiry, @lease)
+        redis.call('ZADD', @rsvx, 'XX', expiry, @lease)
+        return 1
+        """);
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly KeyLimiter _fallback;
+    private readonly ISpendHistory _history;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly long _leaseMicros;
+    private readonly ConcurrentDictionary<string, Lease> _open = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<long>>> _loads = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _heartbeat;
+    private long _lastWarning;
+    private int _disposed;
+    private volatile string? _degraded;
+
+    public RedisKeyLimiter(IConnectionMultiplexer redis, KeyLimiter fallback, ISpendHistory history, TimeProvider time, IOptions<RedisOptions> options, ILogger<RedisKeyLimiter> logger)
+    {
+        _redis = redis;
+        _fallback = fallback;
+        _history = history;
+        _time = time;
+        _logger = logger;
+        _leaseMicros = (long)(options.Value.LeaseDuration.TotalMilliseconds * 1000);
+        _heartbeat = HeartbeatAsync(options.Value.HeartbeatInterval, _stopping.Token);
+    }
+
+    public string? Degraded => _degraded;
+
+    /// <summary>Requests of <paramref name="key"/> this instance holds open through Redis (for tests).</summary>
+    public int OpenLeases(string key) => _open.Values.Count(lease => lease.Key == key);
+
+    /// <summary>Connects to <paramref name="url"/> in the background: the relay starts (and limits locally) without Redis.</summary>
+    public static ConnectionMultiplexer Connect(string url)
+    {
+        if (!RedisUrl.TryParse(url, out var options, out var error))
+        {
+            throw new InvalidOperationException(error);
+        }
+
+        return ConnectionMultiplexer.Connect(options!);
+    }
+
+    public async ValueTask<LimitAdmission> AdmitAsync(string key, KeyPolicy policy, KeyLimiter.Demand demand, CancellationToken cancellationToken)
+    {
+        if (_degraded is not null && !_redis.IsConnected)
+        {
+            // Known down and not reconnected yet: no round trip to fail first.
+            return await _fallback.AdmitAsync(key, policy, demand, cancellationToken);
+        }
+
+        try
+        {
+            var admission = await AdmitSharedAsync(key, policy, demand, cancellationToken);
+            Recovered();
+            return admission;
+        }
+        catch (Exception e) when (IsRedisFailure(e))
+        {
+            Failed(e);
+            return await _fallback.AdmitAsync(key, policy, demand, cancellationToken);
+        }
+    }
+
+    /// <summary>Stops renewing leases (the container disposes it under both of its registrations: once is enough).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        try
+        {
+            await _heartbeat;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stopping.Dispose();
+    }
+
+    private async Task<LimitAdmission> AdmitSharedAsync(string key, KeyPolicy policy, KeyLimiter.Demand demand, CancellationToken cancellationToken)
+    {
+        var db = _redis.GetDatabase();
+        var names = new KeyNames(key);
+        var budgeted = policy.BudgetMicros is not null && demand.ChargesBudget;
+        var period = budgeted ? policy.BudgetPeriod.Start(_time.GetUtcNow()) : default;
+        RedisKey spend = names.Spend(period);
+        var leaseId = Guid.NewGuid().ToString("N");
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            // Not cancelled by the client: an admission Redis made must reach a lease that settles it (the wait is
+            // bounded by the Redis client's timeout), or its slot would be held for a whole lease.
+            var result = (RedisResult[])(await db.ScriptEvaluateAsync(s_admit, new
+            {
+                rq = names.Requests,
+                tk = names.Tokens,
+                slots = names.Slots,
+                spend,
+                rsv = names.Reservations,
+                rsvx = names.ReservationExpiry,
+                rpm = policy.Rpm ?? 0,
+                tpm = policy.Tpm ?? 0,
+                max = policy.MaxConcurrent ?? 0,
+                budget = policy.BudgetMicros ?? -1,
+                charges = demand.ChargesBudget ? "1" : "0",
+                tokens = policy.Tpm is null ? 0 : demand.Tokens,
+                micros = demand.CostMicros,
+                lease = leaseId,
+                leaseMicros = _leaseMicros,
+            }))!;
+            var code = (int)result[0];
+            var remaining = new KeyLimiter.Remaining(Number((string?)result[1]), Number((string?)result[2]));
+            if (code == 6)
+            {
+                if (!await LoadSpendAsync(db, key, spend, policy, period, cancellationToken))
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            var outcome = code switch
+            {
+                0 => KeyLimiter.AdmissionResult.Admitted,
+                1 => KeyLimiter.AdmissionResult.ConcurrencyLimited,
+                2 => KeyLimiter.AdmissionResult.RequestsLimited,
+                3 => KeyLimiter.AdmissionResult.TokensLimited,
+                4 => KeyLimiter.AdmissionResult.TokensTooMany,
+                _ => KeyLimiter.AdmissionResult.BudgetExhausted,
+            };
+            if (outcome != KeyLimiter.AdmissionResult.Admitted)
+            {
+                return new LimitAdmission(outcome, null, remaining, TimeSpan.FromMilliseconds((long)result[3]));
+            }
+
+            var lease = new Lease(this, key, leaseId, spend, policy.Tpm is null ? 0 : demand.Tokens, budgeted ? demand.CostMicros : 0, budgeted, Number((string?)result[4]));
+            _open[leaseId] = lease;
+            return new LimitAdmission(outcome, lease, remaining, TimeSpan.Zero);
+        }
+
+        return new LimitAdmission(KeyLimiter.AdmissionResult.SpendUnknown, null, new KeyLimiter.Remaining(double.NaN, double.NaN), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>
+    /// Sets the period's spend from the ledger unless another instance already did (<c>SET NX</c>); false when the
+    /// ledger could not be read. A settlement that lands between the read and the set is lost to the counter (at most
+    /// the requests settling in that moment), never double counted.
+    /// </summary>
+    private async Task<bool> LoadSpendAsync(IDatabase db, string key, RedisKey spend, KeyPolicy policy, DateTimeOffset period, CancellationToken cancellationToken)
+    {
+        long spent;
+        try
+        {
+            // Concurrent first requests of a key share one read of the ledger. Not the request's token for the read
+            // itself: a client leaving only stops waiting.
+            var name = spend.ToString();
+            var load = _loads.GetOrAdd(name, _ => new Lazy<Task<long>>(() => _history.SpentSinceAsync(key, period, CancellationToken.None)));
+            try
+            {
+                spent = await load.Value.WaitAsync(cancellationToken);
+            }
+            finally
+            {
+                // Done (or no longer awaited here): the next missing counter is read afresh.
+                _loads.TryRemove(new KeyValuePair<string, Lazy<Task<long>>>(name, load));
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        // Kept a week past the period's end, for settlements of requests that began in it.
+        var end = policy.BudgetPeriod.End(_time.GetUtcNow());
+        TimeSpan? expiry = end is { } last ? last - _time.GetUtcNow() + TimeSpan.FromDays(7) : null;
+        await db.StringSetAsync(spend, spent, expiry, When.NotExists).WaitAsync(cancellationToken);
+        return true;
+    }
+
+    private async Task HeartbeatAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, _time);
+        while (await timer.WaitForNextTickAsync(cancellationToken))
+        {
+            var db = _redis.GetDatabase();
+            try
+            {
+                if (_degraded is not null)
+                {
+                    // Recovery shows in /readyz without waiting for the next request.
+                    await db.PingAsync();
+                    Recovered();
+                }
+
+                await Task.WhenAll(_open.Values.Select(lease => db.ScriptEvaluateAsync(s_renew, new
+                {
+                    slots = lease.Names.Slots,
+                    rsvx = lease.Names.ReservationExpiry,
+                    lease = lease.Id,
+                    leaseMicros = _leaseMicros,
+                })));
+            }
+            catch (Exception e) when (IsRedisFailure(e))
+            {
+                Failed(e);
+            }
+        }
+    }
+
+    private static bool IsRedisFailure(Exception e) => e is RedisException or TimeoutException or ObjectDisposedException;
+
+    private static double Number(string? text) =>
+        string.IsNullOrEmpty(text) ? double.NaN : double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    private void Failed(Exception e)
+    {
+        _degraded = "degraded: Redis (REDIS_URL) does not answer; each instance holds the per-key limits alone until it does";
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastWarning);
+        if ((last == 0 || _time.GetElapsedTime(last, now) >= s_warningInterval) && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        {
+            LogRedisUnavailable(_logger, e.GetType().Name, e.Message);
+        }
+    }
+
+    private void Recovered()
+    {
+        if (_degraded is not null)
+        {
+            _degraded = null;
+            LogRedisRestored(_logger);
+        }
+    }
+
+    [LoggerMessage(EventId = 1100, EventName = "LimitsRedisUnavailable", Level = LogLevel.Warning,
+        Message = "PER-KEY LIMITS ARE NOT SHARED: Redis (REDIS_URL) does not answer ({Error}: {Detail}); each relay instance now holds rpm, tpm, max_concurrent and budgets on its own (N instances allow up to N times a limit) until Redis answers again")]
+    private static partial void LogRedisUnavailable(ILogger logger, string error, string detail);
+
+    [LoggerMessage(EventId = 1101, EventName = "LimitsRedisRestored", Level = LogLevel.Warning, Message = "Redis (REDIS_URL) answers again: per-key limits are shared across instances")]
+    private static partial void LogRedisRestored(ILogger logger);
+
+    [LoggerMessage(EventId = 1102, EventName = "LimitsRedisSettleFailed", Level = LogLevel.Debug, Message = "A lease could not be settled in Redis ({Error}); its slot and reservation expire with the lease")]
+    private static partial void LogSettleFailed(ILogger logger, string error);
+
+    internal readonly struct KeyNames(string key)
+    {
+        private readonly string _prefix = KeyPrefix + "{" + key + "}:";
+
+        public RedisKey Requests => _prefix + "rq";
+
+        public RedisKey Tokens => _prefix + "tk";
+
+        public RedisKey Slots => _prefix + "slots";
+
+        public RedisKey Reservations => _prefix + "rsv";
+
+        public RedisKey ReservationExpiry => _prefix + "rsvx";
+
+        public RedisKey Spend(DateTimeOffset periodStart) => _prefix + "spend:" + periodStart.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// A request's slot and reservations in Redis. A session's charges go to Redis in order, in the background; the
+    /// verdict on the budget is taken from the last total Redis reported plus what this lease charged since, so the
+    /// session's frame reader never waits on the network. Settlement waits for those charges first.
+    /// </summary>
+    private sealed class Lease(RedisKeyLimiter owner, string key, string id, RedisKey spend, long reservedTokens, long reservedMicros, bool chargesBudget, double total) : ILimitLease
+    {
+        private readonly Lock _gate = new();
+        private Task _charges = Task.CompletedTask;
+        private long _chargedTokens;
+        private long _chargedMicros;
+        private double _sharedTotal = total;
+        private long _unconfirmedMicros;
+        private int _settled;
+
+        public string Key => key;
+
+        public string Id => id;
+
+        public KeyNames Names { get; } = new(key);
+
+        public long ReservedMicros => reservedMicros;
+
+        public bool Charge(long tokens, long costMicros, long budgetMicros)
+        {
+            if (Volatile.Read(ref _settled) != 0)
+            {
+                return true;
+            }
+
+            lock (_gate)
+            {
+                _chargedTokens += tokens;
+                var micros = chargesBudget ? costMicros : 0;
+                _chargedMicros += micros;
+                _unconfirmedMicros += micros;
+                _charges = _charges.ContinueWith(_ => SendChargeAsync(tokens, micros), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+                return !chargesBudget || double.IsNaN(_sharedTotal) || _sharedTotal + _unconfirmedMicros < budgetMicros;
+            }
+        }
+
+        public async ValueTask SettleAsync(long? tokens, long? costMicros, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Exchange(ref _settled, 1) != 0)
+            {
+                return;
+            }
+
+            owner._open.TryRemove(id, out _);
+            Task charges;
+            long chargedTokens, chargedMicros;
+            lock (_gate)
+            {
+                charges = _charges;
+                chargedTokens = _chargedTokens;
+                chargedMicros = _chargedMicros;
+            }
+
+            // What a session's responses already charged is part of its total, not added to it again.
+            var refund = reservedTokens - Math.Max(0, (tokens ?? Math.Max(reservedTokens, chargedTokens)) - chargedTokens);
+            var micros = chargesBudget ? Math.Max(0, (costMicros ?? Math.Max(reservedMicros, chargedMicros)) - chargedMicros) : 0;
+            try
+            {
+                await charges.WaitAsync(cancellationToken);
+                await owner._redis.GetDatabase().ScriptEvaluateAsync(s_settle, new
+                {
+                    slots = Names.Slots,
+                    rsv = Names.Reservations,
+                    rsvx = Names.ReservationExpiry,
+                    spend,
+                    tk = Names.Tokens,
+                    lease = id,
+                    micros = chargesBudget ? micros.ToString(CultureInfo.InvariantCulture) : string.Empty,
+                    tokens = refund,
+                }).WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (IsRedisFailure(e) || e is OperationCanceledException)
+            {
+                // Best effort: the lease stops being renewed, so its slot and reservation expire on their own.
+                LogSettleFailed(owner._logger, e.GetType().Name);
+            }
+        }
+
+        private async Task SendChargeAsync(long tokens, long micros)
+        {
+            try
+            {
+                var reply = await owner._redis.GetDatabase().ScriptEvaluateAsync(s_charge, new
+                {
+                    tk = Names.Tokens,
+                    spend,
+                    rsv = Names.Reservations,
+                    tokens,
+                    micros = chargesBudget ? micros.ToString(CultureInfo.InvariantCulture) : string.Empty,
+                });
+                var shared = Number((string?)reply);
+                lock (_gate)
+                {
+                    _unconfirmedMicros -= micros;
+                    if (!double.IsNaN(shared))
+                    {
+                        _sharedTotal = shared;
+                    }
+                }
+            }
+            catch (Exception e) when (IsRedisFailure(e))
+            {
+                // Kept as unconfirmed: the verdict stays on the safe side; the settlement adds the rest.
+                LogSettleFailed(owner._logger, e.GetType().Name);
+            }
+        }
+    }
+}

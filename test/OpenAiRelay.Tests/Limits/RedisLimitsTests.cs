@@ -1,0 +1,417 @@
+using System.Net;
+using System.Text.Json;
+using FakeOpenAi;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OpenAiRelay.Configuration;
+using OpenAiRelay.Limits;
+using OpenAiRelay.Policy;
+using OpenAiRelay.Storage;
+using OpenAiRelay.Tests.Infrastructure;
+using StackExchange.Redis;
+using static OpenAiRelay.Tests.Limits.KeyLimitsTests;
+
+namespace OpenAiRelay.Tests.Limits;
+
+/// <summary>
+/// Two relays sharing one Redis (<c>REDIS_URL</c>) and one ledger (the same SQLite data directory) hold a key to one
+/// limit, not two: a real redis-server on loopback, keys made through one relay's admin API and used through both.
+/// </summary>
+public sealed class RedisLimitsTests : IAsyncLifetime
+{
+    /// <summary>1,000 input and 1,000 output tokens of gpt-4o-mini: 150 + 600 = 750 micro-dollars.</summary>
+    private const string ThousandEach = """{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000}""";
+
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "openai-relay-test-" + Guid.NewGuid().ToString("N"));
+    private FakeOpenAiServer _fake = null!;
+    private RedisServer _redis = null!;
+
+    public async Task InitializeAsync()
+    {
+        _fake = await FakeOpenAiServer.StartAsync(new FakeOpenAiOptions { ApiKey = RelayServer.UpstreamKeyCanary, StreamEventInterval = TimeSpan.Zero });
+        _redis = await RedisServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _fake.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Rpm_SplitOverTwoRelays_AdmitsTheAllowanceOnce()
+    {
+        await using var pair = await StartPairAsync();
+        var (a, b) = (pair.A, pair.B);
+        var (key, _) = await CreateKeyAsync(a, new { name = "shared-rpm", rpm = 4 });
+        var test = Guid.NewGuid().ToString("N");
+
+        var statuses = new List<HttpStatusCode>();
+        var remaining = new List<string?>();
+        for (var i = 0; i < 8; i++)
+        {
+            using var client = (i % 2 == 0 ? a : b).CreateClient(key);
+            using var response = await client.SendAsync(Chat(test)).DefaultTimeout();
+            statuses.Add(response.StatusCode);
+            remaining.Add(Header(response, "x-ratelimit-remaining-requests"));
+        }
+
+        Assert.Equal(4, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(4, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        // The headers count the one shared bucket, whichever relay answered.
+        Assert.Equal(["3", "2", "1", "0", "0", "0", "0", "0"], remaining);
+        Assert.Equal(4, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        Assert.Null(a.Services.GetRequiredService<IKeyLimiter>().Degraded);
+    }
+
+    [Fact]
+    public async Task MaxConcurrent_HeldByStreamsOnOneRelay_RefusesOnTheOther_UntilTheyEnd()
+    {
+        await using var pair = await StartPairAsync();
+        var (a, b) = (pair.A, pair.B);
+        var (key, _) = await CreateKeyAsync(a, new { name = "shared-slots", max_concurrent = 2 });
+        var test = Guid.NewGuid().ToString("N");
+        using var clientA = a.CreateClient(key);
+        using var clientB = b.CreateClient(key);
+
+        var streams = new List<HttpResponseMessage>();
+        for (var i = 0; i < 2; i++)
+        {
+            var request = KeyLimitsTests.Chat(test, stream: true);
+            request.Headers.Add("x-fake-events", "10");
+            request.Headers.Add("x-fake-event-interval-ms", "100");
+            var response = await clientA.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            streams.Add(response);
+        }
+
+        using (var refused = await clientB.SendAsync(Chat(test)).DefaultTimeout())
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Contains("concurrent", (await ErrorAsync(refused)).GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        foreach (var stream in streams)
+        {
+            var events = await SseReader.ReadEventsAsync(await stream.Content.ReadAsStreamAsync()).DefaultTimeout();
+            Assert.Equal("data: [DONE]", events[^1].Text);
+            stream.Dispose();
+        }
+
+        var limiterA = a.Services.GetRequiredService<RedisKeyLimiter>();
+        await WaitUntilAsync(() => limiterA.OpenLeases(KeyId(key)) == 0);
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(b, key, Chat(test)));
+        Assert.Equal(3, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+    }
+
+    [Fact]
+    public async Task AClientThatLeavesMidStream_FreesItsSharedSlot()
+    {
+        await using var pair = await StartPairAsync();
+        var (a, b) = (pair.A, pair.B);
+        var (key, _) = await CreateKeyAsync(a, new { name = "leaving", max_concurrent = 1 });
+        var test = Guid.NewGuid().ToString("N");
+        using var client = a.CreateClient(key);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var slots = KeyPrefix(key) + "slots";
+
+        var stalled = KeyLimitsTests.Chat(test, stream: true);
+        stalled.Headers.Add("x-fake-stall-after", "1");
+        using (var leaving = new CancellationTokenSource())
+        {
+            var response = await client.SendAsync(stalled, HttpCompletionOption.ResponseHeadersRead, leaving.Token).DefaultTimeout();
+            Assert.Equal(1, redis.GetDatabase().SortedSetLength(slots));
+            Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(b, key, Chat(test)));
+            await leaving.CancelAsync();
+            response.Dispose();
+        }
+
+        // Settled with a token the abort does not cancel: the slot is gone from Redis, not left to its lease.
+        await WaitUntilAsync(() => redis.GetDatabase().SortedSetLength(slots) == 0);
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(b, key, Chat(test)));
+    }
+
+    [Fact]
+    public async Task FiftyConcurrentRequests_SplitOverTwoRelays_AgainstABudgetThatCoversFive_AdmitFive()
+    {
+        await using var pair = await StartPairAsync();
+        var (a, b) = (pair.A, pair.B);
+        // As BudgetTests: each request reserves just over 60,000 micro-dollars (max_tokens 100,000 at the output
+        // price), so $0.33 holds five reservations and not six.
+        var (key, _) = await CreateKeyAsync(a, new { name = "shared-budget", budget_usd = 0.33m });
+        var test = Guid.NewGuid().ToString("N");
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+        {
+            using var client = (i % 2 == 0 ? a : b).CreateClient(key);
+            using var request = Chat(test, maxTokens: 100_000, usage: ThousandEach, delayMs: 1_500);
+            using var response = await client.SendAsync(request).DefaultTimeout();
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }));
+
+        Assert.Equal(5, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        var refused = responses.Where(r => r.StatusCode != HttpStatusCode.OK).ToList();
+        Assert.Equal(45, refused.Count);
+        Assert.All(refused, r =>
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode);
+            Assert.Equal("insufficient_quota", JsonDocument.Parse(r.Body).RootElement.GetProperty("error").GetProperty("code").GetString());
+        });
+        Assert.Equal(5, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+
+        // Settled in Redis to what the five really cost, the same figure the shared ledger holds.
+        await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var spend = KeyPrefix(key) + "spend:" + BudgetPeriod.Month.Start(DateTimeOffset.UtcNow).ToUnixTimeSeconds();
+        var db = redis.GetDatabase();
+        await WaitUntilAsync(() => (long)db.StringGet(spend) == 3_750 && db.HashLength(KeyPrefix(key) + "rsv") == 0);
+        var store = a.Services.GetRequiredService<UsageStore>();
+        await WaitUntilAsync(() => store.SpentSinceAsync(KeyId(key), DateTimeOffset.UnixEpoch, CancellationToken.None).Result == 3_750);
+    }
+
+    [Fact]
+    public async Task ALeaseWhoseProcessVanished_ExpiresWithItsSlotAndReservation_WhileARenewedOneDoesNot()
+    {
+        var options = Options.Create(new RedisOptions { LeaseDuration = TimeSpan.FromSeconds(2), HeartbeatInterval = TimeSpan.FromSeconds(0.25) });
+        var history = new ZeroSpend();
+        var policy = new KeyPolicy { MaxConcurrent = 1, BudgetMicros = 1_000 };
+        var demand = new KeyLimiter.Demand(0, 800, true);
+        var key = "vanish" + Guid.NewGuid().ToString("N")[..8];
+
+        await using var redisA = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        await using var redisB = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var a = new RedisKeyLimiter(redisA, new KeyLimiter(TimeProvider.System, history), history, TimeProvider.System, options, NullLogger<RedisKeyLimiter>.Instance);
+        await using var b = new RedisKeyLimiter(redisB, new KeyLimiter(TimeProvider.System, history), history, TimeProvider.System, options, NullLogger<RedisKeyLimiter>.Instance);
+
+        var held = await a.AdmitAsync(key, policy, demand, CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, held.Result);
+        // Longer than a lease: the heartbeat keeps a running request's slot.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(KeyLimiter.AdmissionResult.ConcurrencyLimited, (await b.AdmitAsync(key, policy, demand, CancellationToken.None)).Result);
+
+        // The process holding it vanishes without settling: its lease is no longer renewed.
+        await a.DisposeAsync();
+        var started = DateTime.UtcNow;
+        LimitAdmission next;
+        while ((next = await b.AdmitAsync(key, policy, demand, CancellationToken.None)).Result != KeyLimiter.AdmissionResult.Admitted)
+        {
+            // Refused for the slot until it lapses; the reservation lapses with it (800 + 800 would not fit 1,000).
+            Assert.Equal(KeyLimiter.AdmissionResult.ConcurrencyLimited, next.Result);
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(6), "the vanished lease did not expire");
+            await Task.Delay(100);
+        }
+
+        Assert.Null(b.Degraded);
+        await next.Lease!.SettleAsync(0, 100, CancellationToken.None);
+        await next.Lease.SettleAsync(0, 100, CancellationToken.None);
+        // Settled once: 100 spent, nothing reserved, the slot free.
+        var again = await b.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 900, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, again.Result);
+        await again.Lease!.SettleAsync(null, null, CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await b.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 1, true), CancellationToken.None)).Result);
+    }
+
+    [Fact]
+    public async Task TheScripts_KeepTheInProcessSemantics_OfTokensBudgetsAndSessionCharges()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var history = new ZeroSpend();
+        await using var limiter = new RedisKeyLimiter(redis, new KeyLimiter(TimeProvider.System, history), history, TimeProvider.System, Options.Create(new RedisOptions()), NullLogger<RedisKeyLimiter>.Instance);
+        var key = "semantics" + Guid.NewGuid().ToString("N")[..8];
+        var prefix = "relay:limits:{" + key + "}:";
+        var db = redis.GetDatabase();
+        var policy = new KeyPolicy { Rpm = 10, Tpm = 1000, BudgetMicros = 100 };
+
+        // Refused by the budget: no request and no token of the minute spent. Refused by tpm: no budget reserved.
+        Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(500, 101, true), CancellationToken.None)).Result);
+        Assert.Equal(KeyLimiter.AdmissionResult.TokensTooMany, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(1001, 50, true), CancellationToken.None)).Result);
+        var first = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(500, 60, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, first.Result);
+        Assert.InRange(first.Remaining.Requests, 9, 9.1);
+        Assert.InRange(first.Remaining.Tokens, 500, 501);
+        Assert.Equal(60, (long)await db.HashGetAsync(prefix + "rsv", (await db.HashKeysAsync(prefix + "rsv")).Single()));
+
+        // 40 remain: a reservation of 41 is refused whole, never clamped.
+        Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(1, 41, true), CancellationToken.None)).Result);
+
+        // Settled to 100 tokens and 50 micro-dollars: 400 tokens back, the reservation replaced by the cost.
+        await first.Lease!.SettleAsync(100, 50, CancellationToken.None);
+        var spend = prefix + "spend:" + BudgetPeriod.Month.Start(DateTimeOffset.UtcNow).ToUnixTimeSeconds();
+        Assert.Equal(50, (long)await db.StringGetAsync(spend));
+        Assert.Equal(0, await db.HashLengthAsync(prefix + "rsv"));
+        Assert.Equal(0, await db.SortedSetLengthAsync(prefix + "slots"));
+
+        // A session: 50 reserved, so spend + reservations stand at the budget; its first response (1) spends it.
+        var session = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(800, 50, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, session.Result);
+        Assert.InRange(session.Remaining.Tokens, 100, 102);
+        Assert.False(session.Lease!.Charge(10, 1, 100));
+        await session.Lease.SettleAsync(10, 30, CancellationToken.None);
+        // Charged once: 50 + 1 at the response + the 29 the settlement adds, not 50 + 1 + 30.
+        Assert.Equal(80, (long)await db.StringGetAsync(spend));
+        Assert.Equal(0, await db.HashLengthAsync(prefix + "rsv"));
+
+        // A response longer than its reservation leaves the token bucket below zero; it refills from there.
+        var tokens = new KeyPolicy { Tpm = 1000 };
+        var tkey = key + "t";
+        var greedy = await limiter.AdmitAsync(tkey, tokens, new KeyLimiter.Demand(600, 0, false), CancellationToken.None);
+        await greedy.Lease!.SettleAsync(2_000, null, CancellationToken.None);
+        var refused = await limiter.AdmitAsync(tkey, tokens, new KeyLimiter.Demand(1, 0, false), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.TokensLimited, refused.Result);
+        Assert.InRange(refused.RetryAfter, TimeSpan.FromSeconds(59), TimeSpan.FromSeconds(61));
+        Assert.InRange(refused.Remaining.Tokens, -1_000, -999);
+    }
+
+    [Fact]
+    public async Task RedisStoppedMidTest_EachRelayLimitsAlone_SaysSo_AndSharesAgainWhenRedisReturns()
+    {
+        await using var pair = await StartPairAsync(new() { ["Relay:Redis:HeartbeatInterval"] = "00:00:00.5", ["Relay:Redis:LeaseDuration"] = "00:00:05" });
+        var (a, b) = (pair.A, pair.B);
+        var (key, _) = await CreateKeyAsync(a, new { name = "through-an-outage", rpm = 2 });
+        var test = Guid.NewGuid().ToString("N");
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(a, key, Chat(test)));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(b, key, Chat(test)));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(a, key, Chat(test)));
+
+        await _redis.StopAsync();
+        // Never unlimited: each relay holds rpm 2 on its own (two relays allow twice the limit, and say so).
+        foreach (var relay in new[] { a, b })
+        {
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(relay, key, Chat(test)));
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(relay, key, Chat(test)));
+            Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(relay, key, Chat(test)));
+            var warnings = relay.Logs.Entries.Where(e => e.EventId.Id == 1100).ToList();
+            Assert.Single(warnings);
+            Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warnings[0].Level);
+            var ready = await ReadyAsync(relay);
+            Assert.Equal("ready", ready.GetProperty("status").GetString());
+            Assert.StartsWith("degraded", ready.GetProperty("limits").GetString(), StringComparison.Ordinal);
+        }
+
+        // Redis comes back (empty, as after a crash): both relays notice without a request and share again.
+        await _redis.StartAgainAsync();
+        foreach (var relay in new[] { a, b })
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while ((await ReadyAsync(relay)).TryGetProperty("limits", out _))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "readyz still degraded after Redis returned");
+                await Task.Delay(100);
+            }
+
+            Assert.Contains(relay.Logs.Entries, e => e.EventId.Id == 1101);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(a, key, Chat(test)));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(b, key, Chat(test)));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(a, key, Chat(test)));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(b, key, Chat(test)));
+        Assert.Equal(8, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+    }
+
+    [Theory]
+    [InlineData("redis://cache:6379/0", "cache:6379", null, null, 0, false)]
+    [InlineData("redis://:s3cret@cache.internal:6390/2", "cache.internal:6390", null, "s3cret", 2, false)]
+    [InlineData("rediss://relay:p%40ss@cache", "cache:6380", "relay", "p@ss", 0, true)]
+    [InlineData("redis://127.0.0.1", "127.0.0.1:6379", null, null, 0, false)]
+    public void RedisUrl_IsReadAsTheUsualUrlForm(string url, string endpoint, string? user, string? password, int database, bool tls)
+    {
+        Assert.True(RedisUrl.TryParse(url, out var options, out var error), error);
+        Assert.Equal(endpoint, EndPointCollection.ToString(Assert.Single(options!.EndPoints)));
+        Assert.Equal(user, options.User);
+        Assert.Equal(password, options.Password);
+        Assert.Equal(database, options.DefaultDatabase);
+        Assert.Equal(tls, options.Ssl);
+        Assert.False(options.AbortOnConnectFail);
+    }
+
+    [Theory]
+    [InlineData("postgres://u:hunter2@h/db")]
+    [InlineData("redis://:hunter2@h/sixteen")]
+    [InlineData("redis://:hunter2@h/0?timeout=1")]
+    [InlineData("hunter2")]
+    public void ABadRedisUrl_IsRefusedWithoutRepeatingItsPassword(string url)
+    {
+        Assert.False(RedisUrl.TryParse(url, out _, out var error));
+        Assert.Contains("REDIS_URL", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABadRedisUrl_StopsTheRelayAtStartUp_AndNoneLeavesTheLimitsInProcess()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:Redis:Url"] = "redis://:hunter2@cache/x" }));
+        Assert.Contains("REDIS_URL", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error.ToString(), StringComparison.Ordinal);
+
+        await using var relay = await RelayServer.StartAsync(_fake.BaseAddress.ToString());
+        Assert.IsType<KeyLimiter>(relay.Services.GetRequiredService<IKeyLimiter>());
+    }
+
+    /// <summary>Both relays on one ledger (the same data directory) and one Redis; the second starts after the first made the pepper.</summary>
+    private async Task<RelayPair> StartPairAsync(Dictionary<string, string?>? extra = null)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["Relay:AdminToken"] = AdminToken,
+            ["Relay:Storage:DataDirectory"] = _data,
+            ["Relay:Redis:Url"] = _redis.Url,
+        };
+        foreach (var (name, value) in extra ?? [])
+        {
+            values[name] = value;
+        }
+
+        var a = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), values);
+        var b = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), values);
+        Assert.IsType<RedisKeyLimiter>(a.Services.GetRequiredService<IKeyLimiter>());
+        return new RelayPair(a, b);
+    }
+
+    private static async Task<JsonElement> ReadyAsync(RelayServer relay)
+    {
+        using var client = relay.CreateClient(null);
+        return JsonDocument.Parse(await client.GetStringAsync(new Uri("readyz", UriKind.Relative)).DefaultTimeout()).RootElement.Clone();
+    }
+
+    private static string KeyId(string key) => key[8..18];
+
+    private static string KeyPrefix(string key) => "relay:limits:{" + KeyId(key) + "}:";
+
+    private static HttpRequestMessage Chat(string test, long? maxTokens = null, string? usage = null, int? delayMs = null)
+    {
+        var cap = maxTokens is { } tokens ? $",\"max_tokens\":{tokens}" : string.Empty;
+        var request = Post("v1/chat/completions", $$"""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]{{cap}}}""", test);
+        if (usage is not null)
+        {
+            request.Headers.Add("x-fake-usage", usage);
+        }
+
+        if (delayMs is { } delay)
+        {
+            request.Headers.Add("x-fake-delay-ms", delay.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return request;
+    }
+
+    /// <summary>Both stopped before either is disposed: disposing deletes the data directory they share.</summary>
+    private sealed class RelayPair(RelayServer a, RelayServer b) : IAsyncDisposable
+    {
+        public RelayServer A => a;
+
+        public RelayServer B => b;
+
+        public async ValueTask DisposeAsync()
+        {
+            await Task.WhenAll(a.StopAsync(), b.StopAsync()).WaitAsync(TimeSpan.FromSeconds(15));
+            await b.DisposeAsync();
+            await a.DisposeAsync();
+        }
+    }
+
+    private sealed class ZeroSpend : ISpendHistory
+    {
+        public Task<long> SpentSinceAsync(string keyId, DateTimeOffset since, CancellationToken cancellationToken) => Task.FromResult(0L);
+    }
+}
