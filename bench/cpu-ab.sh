@@ -66,6 +66,9 @@ start_relay() { # name port
 }
 BEFORE_PORT=$(free_port 18410); BEFORE_PID=$(start_relay before "$BEFORE_PORT")
 AFTER_PORT=$(free_port $((BEFORE_PORT + 1))); AFTER_PID=$(start_relay after "$AFTER_PORT")
+# start_relay runs in a command substitution (a subshell): its PIDS+= is lost, so the relays are added here, or they
+# would outlive the script and load every later run.
+PIDS+=("$BEFORE_PID" "$AFTER_PID")
 for port in "$BEFORE_PORT" "$AFTER_PORT"; do
   for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
 done
