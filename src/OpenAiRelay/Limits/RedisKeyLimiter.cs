@@ -136,6 +136,20 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         return 1
         """);
 
+    // Registers this instance as live for one lease (Redis's clock), drops the expired ones, and counts the live: the
+    // number each instance divides the rate and concurrency limits by while Redis is down.
+    private static readonly LuaScript s_register = LuaScript.Prepare(
+        """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        redis.call('ZREMRANGEBYSCORE', @instances, '-inf', now)
+        redis.call('ZADD', @instances, now + tonumber(@leaseMicros), @instance)
+        return redis.call('ZCARD', @instances)
+        """);
+
+    private static readonly RedisKey s_instances = KeyPrefix + "instances";
+
+    private readonly string _instance = Guid.NewGuid().ToString("N");
     private readonly IConnectionMultiplexer _redis;
     private readonly KeyLimiter _fallback;
     private readonly ISpendHistory _history;
@@ -149,6 +163,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     private long _lastWarning;
     private int _disposed;
     private volatile string? _degraded;
+    private volatile int _liveInstances = 1;
 
     public RedisKeyLimiter(IConnectionMultiplexer redis, KeyLimiter fallback, ISpendHistory history, TimeProvider time, IOptions<RedisOptions> options, ILogger<RedisKeyLimiter> logger)
     {
@@ -162,6 +177,9 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     }
 
     public string? Degraded => _degraded;
+
+    /// <summary>Relay instances that renewed their registration within the last lease, as Redis last said (at least 1).</summary>
+    public int LiveInstances => _liveInstances;
 
     /// <summary>Requests of <paramref name="key"/> this instance holds open through Redis (for tests).</summary>
     public int OpenLeases(string key) => _open.Values.Count(lease => lease.Key == key);
@@ -182,7 +200,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         if (_degraded is not null && !_redis.IsConnected)
         {
             // Known down and not reconnected yet: no round trip to fail first.
-            return await _fallback.AdmitAsync(key, policy, demand, cancellationToken);
+            return await _fallback.AdmitAsync(key, Share(policy), demand, cancellationToken);
         }
 
         try
@@ -194,8 +212,23 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         catch (Exception e) when (IsRedisFailure(e))
         {
             Failed(e);
-            return await _fallback.AdmitAsync(key, policy, demand, cancellationToken);
+            return await _fallback.AdmitAsync(key, Share(policy), demand, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// This instance's share of the rate and concurrency limits while Redis is down: each limit divided by the live
+    /// instances Redis last counted, rounded up, so the instances together allow about the limit, not N times it.
+    /// Budgets are not divided: each instance holds the whole budget against its own view of the spend.
+    /// </summary>
+    internal KeyPolicy Share(KeyPolicy policy)
+    {
+        var instances = _liveInstances;
+        return instances <= 1
+            ? policy
+            : policy with { Rpm = Divide(policy.Rpm, instances), Tpm = Divide(policy.Tpm, instances), MaxConcurrent = Divide(policy.MaxConcurrent, instances) };
+
+        static int? Divide(int? limit, int instances) => limit is { } value ? (value + instances - 1) / instances : null;
     }
 
     /// <summary>Stops renewing leases (the container disposes it under both of its registrations: once is enough).</summary>
@@ -212,6 +245,15 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
             await _heartbeat;
         }
         catch (OperationCanceledException)
+        {
+        }
+
+        try
+        {
+            // A relay that stops leaves the count at once; one that is killed leaves it when its registration expires.
+            await _redis.GetDatabase().SortedSetRemoveAsync(s_instances, _instance).WaitAsync(TimeSpan.FromSeconds(1));
+        }
+        catch (Exception e) when (IsRedisFailure(e))
         {
         }
 
@@ -321,6 +363,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     private async Task HeartbeatAsync(TimeSpan interval, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(interval, _time);
+        await RegisterAsync();
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
             var db = _redis.GetDatabase();
@@ -332,6 +375,8 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
                     await db.PingAsync();
                     Recovered();
                 }
+
+                await RegisterAsync();
 
                 await Task.WhenAll(_open.Values.Select(lease => db.ScriptEvaluateAsync(s_renew, new
                 {
@@ -348,6 +393,20 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         }
     }
 
+    /// <summary>Renews this instance's registration and reads how many are live; a failure keeps the last count.</summary>
+    private async Task RegisterAsync()
+    {
+        try
+        {
+            var live = (long)await _redis.GetDatabase().ScriptEvaluateAsync(s_register, new { instances = s_instances, instance = _instance, leaseMicros = _leaseMicros });
+            _liveInstances = (int)Math.Clamp(live, 1, 10_000);
+        }
+        catch (Exception e) when (IsRedisFailure(e))
+        {
+            // Down: the count Redis gave last is the best there is (and the share the fallback divides by).
+        }
+    }
+
     private static bool IsRedisFailure(Exception e) => e is RedisException or TimeoutException or ObjectDisposedException;
 
     private static double Number(string? text) =>
@@ -355,7 +414,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
 
     private void Failed(Exception e)
     {
-        _degraded = "degraded: Redis (REDIS_URL) does not answer; each instance holds the per-key limits alone until it does";
+        _degraded = $"degraded: Redis (REDIS_URL) does not answer; until it does, each of the {_liveInstances} live instance(s) holds 1/{_liveInstances} of every rate and concurrency limit, and budgets alone";
         var now = _time.GetTimestamp();
         var last = Interlocked.Read(ref _lastWarning);
         if ((last == 0 || _time.GetElapsedTime(last, now) >= s_warningInterval) && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
@@ -374,7 +433,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     }
 
     [LoggerMessage(EventId = 1100, EventName = "LimitsRedisUnavailable", Level = LogLevel.Warning,
-        Message = "PER-KEY LIMITS ARE NOT SHARED: Redis (REDIS_URL) does not answer ({Error}: {Detail}); each relay instance now holds rpm, tpm, max_concurrent and budgets on its own (N instances allow up to N times a limit) until Redis answers again")]
+        Message = "PER-KEY LIMITS ARE NOT SHARED: Redis (REDIS_URL) does not answer ({Error}: {Detail}); until it answers again, each relay instance holds its share of rpm, tpm and max_concurrent (the limit divided by the live instances Redis last counted) and the whole of each budget against its own view of the spend")]
     private static partial void LogRedisUnavailable(ILogger logger, string error, string detail);
 
     [LoggerMessage(EventId = 1101, EventName = "LimitsRedisRestored", Level = LogLevel.Warning, Message = "Redis (REDIS_URL) answers again: per-key limits are shared across instances")]

@@ -263,18 +263,23 @@ public sealed class RedisLimitsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RedisStoppedMidTest_EachRelayLimitsAlone_SaysSo_AndSharesAgainWhenRedisReturns()
+    public async Task RedisStoppedMidTest_EachRelayHoldsItsShare_SaysSo_AndSharesAgainWhenRedisReturns()
     {
         await using var pair = await StartPairAsync(new() { ["Relay:Redis:HeartbeatInterval"] = "00:00:00.5", ["Relay:Redis:LeaseDuration"] = "00:00:05" });
         var (a, b) = (pair.A, pair.B);
-        var (key, _) = await CreateKeyAsync(a, new { name = "through-an-outage", rpm = 2 });
+        var (key, _) = await CreateKeyAsync(a, new { name = "through-an-outage", rpm = 4 });
         var test = Guid.NewGuid().ToString("N");
-        Assert.Equal(HttpStatusCode.OK, await StatusAsync(a, key, Chat(test)));
-        Assert.Equal(HttpStatusCode.OK, await StatusAsync(b, key, Chat(test)));
+        foreach (var relay in new[] { a, b, a, b })
+        {
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(relay, key, Chat(test)));
+        }
+
         Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(a, key, Chat(test)));
+        // Both relays have registered with Redis and counted each other.
+        await WaitUntilAsync(() => new[] { a, b }.All(relay => relay.Services.GetRequiredService<RedisKeyLimiter>().LiveInstances == 2));
 
         await _redis.StopAsync();
-        // Never unlimited: each relay holds rpm 2 on its own (two relays allow twice the limit, and say so).
+        // Never unlimited, and not twice the limit: each of the two relays holds half of rpm 4 on its own.
         foreach (var relay in new[] { a, b })
         {
             Assert.Equal(HttpStatusCode.OK, await StatusAsync(relay, key, Chat(test)));
@@ -286,6 +291,7 @@ public sealed class RedisLimitsTests : IAsyncLifetime
             var ready = await ReadyAsync(relay);
             Assert.Equal("ready", ready.GetProperty("status").GetString());
             Assert.StartsWith("degraded", ready.GetProperty("limits").GetString(), StringComparison.Ordinal);
+            Assert.Contains("1/2", ready.GetProperty("limits").GetString(), StringComparison.Ordinal);
         }
 
         // Redis comes back (empty, as after a crash): both relays notice without a request and share again.
@@ -302,11 +308,15 @@ public sealed class RedisLimitsTests : IAsyncLifetime
             Assert.Contains(relay.Logs.Entries, e => e.EventId.Id == 1101);
         }
 
-        Assert.Equal(HttpStatusCode.OK, await StatusAsync(a, key, Chat(test)));
-        Assert.Equal(HttpStatusCode.OK, await StatusAsync(b, key, Chat(test)));
+        // Redis lost its counters: the shared bucket starts full again, and is one bucket for both.
+        foreach (var relay in new[] { a, b, a, b })
+        {
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(relay, key, Chat(test)));
+        }
+
         Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(a, key, Chat(test)));
         Assert.Equal(HttpStatusCode.TooManyRequests, await StatusAsync(b, key, Chat(test)));
-        Assert.Equal(8, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        Assert.Equal(12, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
     }
 
     [Theory]
