@@ -22,9 +22,6 @@ namespace OpenAiRelay.Limits;
 /// </summary>
 internal sealed class KeyLimitStage(RequestDelegate next, IKeyLimiter limiter, PriceTable prices, IOptions<LimitOptions> options, TimeProvider time)
 {
-    /// <summary>How long a settlement may take (a shared store that does not answer): the lease's expiry does the rest.</summary>
-    private static readonly TimeSpan s_settleTimeout = TimeSpan.FromSeconds(5);
-
     private readonly ReservationPlanner _planner = new(prices, options.Value);
 
     public async Task InvokeAsync(HttpContext context)
@@ -58,6 +55,7 @@ internal sealed class KeyLimitStage(RequestDelegate next, IKeyLimiter limiter, P
             await RelayErrorWriter.RefuseAsync(context, RelayError.LimitsUnavailable, TimeSpan.FromSeconds(1));
             return;
         }
+
         if (policy.Rpm is not null || policy.Tpm is not null)
         {
             // At the response's start, so the refusal's own headers (written after the response is cleared) keep them.
@@ -104,10 +102,10 @@ internal sealed class KeyLimitStage(RequestDelegate next, IKeyLimiter limiter, P
         {
             // The row as the ledger recorded it, priced: the same numbers a restart would load. A request settled
             // without a row (refused further on, or metering off) keeps its reservations as spent.
-            // Not the request's token: a client that left still frees its slot and pays for what it used.
-            using var settling = new CancellationTokenSource(s_settleTimeout);
+            // Not the request's token: a client that left still frees its slot and pays for what it used. A shared
+            // store bounds its own wait; the in-process lease settles synchronously, so no timer per request.
             var row = context.Features.Get<IUsageSettlementFeature>()?.Settled;
-            await lease.SettleAsync(row is null ? null : UsageCharge.TokensOf(row), row is null ? null : UsageCharge.CostOf(row), settling.Token);
+            await lease.SettleAsync(row is null ? null : UsageCharge.TokensOf(row), row is null ? null : UsageCharge.CostOf(row), CancellationToken.None);
         }
     }
 

@@ -32,6 +32,9 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     private const string KeyPrefix = "relay:limits:";
     private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a settlement may wait for a Redis that does not answer: the lease's expiry does the rest.</summary>
+    private static readonly TimeSpan s_settleTimeout = TimeSpan.FromSeconds(5);
+
     // KEYS: rq, tk, slots, spend, rsv, rsvx. ARGV: rpm, tpm, max_concurrent (0: none), budget (-1: none), charges
     // budget (1/0), demand tokens, demand micros, lease id, lease micros. Returns {code, requests left, tokens left,
     // retry ms, spent + reserved}; code 0 admitted, 1 concurrency, 2 requests, 3 tokens, 4 tokens too many, 5 budget,
@@ -522,7 +525,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
             var micros = chargesBudget ? Math.Max(0, (costMicros ?? Math.Max(reservedMicros, chargedMicros)) - chargedMicros) : 0;
             try
             {
-                await charges.WaitAsync(cancellationToken);
+                await charges.WaitAsync(s_settleTimeout, cancellationToken);
                 await owner._redis.GetDatabase().ScriptEvaluateAsync(s_settle, new
                 {
                     slots = Names.Slots,
@@ -533,7 +536,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
                     lease = id,
                     micros = chargesBudget ? micros.ToString(CultureInfo.InvariantCulture) : string.Empty,
                     tokens = refund,
-                }).WaitAsync(cancellationToken);
+                }).WaitAsync(s_settleTimeout, cancellationToken);
             }
             catch (Exception e) when (IsRedisFailure(e) || e is OperationCanceledException)
             {
