@@ -106,22 +106,6 @@ public sealed class SlowClientTests : IAsyncLifetime
     [Fact]
     public async Task AHundredMegabyteDownloadReadAtAHundredBytesASecond_IsCutWhenTheClientStalls_AndTheUpstreamIsCancelled()
     {
-        // NOTE: about one full suite run in three on 2 shared cores, the whole file left the upstream with 200 although
-        // the client read 100 B/s (the cause is not found yet; see the closing note of issue 11). One second attempt,
-        // every assertion unchanged: a relay that always drains the upstream still fails both.
-        try
-        {
-            await DownloadAtAHundredBytesASecondAsync();
-        }
-        catch (Xunit.Sdk.XunitException first)
-        {
-            Console.Error.WriteLine("SlowClientTests: first attempt failed, trying once more: " + first.Message);
-            await DownloadAtAHundredBytesASecondAsync();
-        }
-    }
-
-    private async Task DownloadAtAHundredBytesASecondAsync()
-    {
         const long size = 100L * 1024 * 1024;
         using var socket = await ConnectAsync(receiveBuffer: 4096);
         var id = Guid.NewGuid().ToString("N");
