@@ -148,6 +148,7 @@ internal static partial class RelayApplication
         services.AddSingleton(static sp =>
             new UsageLedgerJournal(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory, UsageLedgerJournal.FileName)));
         services.AddSingleton<UsageStore>();
+        services.AddSingleton<BudgetReservationStore>();
         services.AddSingleton<ISpendHistory>(static sp => sp.GetRequiredService<UsageStore>());
         services.AddSingleton<ClientKeyStore>();
         services.AddSingleton<AdminAuditStore>();

@@ -5,6 +5,7 @@ using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Metering;
+using OpenAiRelay.Pipeline;
 using OpenAiRelay.Policy;
 using OpenAiRelay.Pricing;
 
@@ -48,7 +49,9 @@ internal sealed class KeyLimitStage(RequestDelegate next, IKeyLimiter limiter, P
             return;
         }
 
-        var admitted = await limiter.AdmitAsync(client.LedgerKeyId, policy, plan.Demand, context.RequestAborted);
+        // A budget's reservation is named by the ledger row that will settle it.
+        var demand = plan.Demand.ChargesBudget ? plan.Demand with { RequestId = context.Features.Get<IRelayRequestFeature>()?.RequestId } : plan.Demand;
+        var admitted = await limiter.AdmitAsync(client.LedgerKeyId, policy, demand, context.RequestAborted);
         if (admitted.Result == KeyLimiter.AdmissionResult.SpendUnknown)
         {
             // The key's spend could not be read (the ledger's database is down).

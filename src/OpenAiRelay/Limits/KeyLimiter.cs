@@ -215,6 +215,12 @@ internal sealed class KeyLimiter(TimeProvider time, ISpendHistory history) : IKe
     /// <param name="ChargesBudget">A generation: checked against the budget and settled into its spend.</param>
     internal readonly record struct Demand(long Tokens, long CostMicros, bool ChargesBudget)
     {
+        /// <summary>
+        /// The id of the ledger row the request settles into: a reservation the database holds is released by that
+        /// row (null for a caller without one: the reservation then lasts its lease).
+        /// </summary>
+        public string? RequestId { get; init; }
+
         public static readonly Demand None = new(0, 0, false);
     }
 
@@ -324,6 +330,37 @@ internal sealed class KeyLimiter(TimeProvider time, ISpendHistory history) : IKe
                 }
 
                 return state.SpentMicros + state.ReservedMicros < budgetMicros;
+            }
+        }
+
+        /// <summary>
+        /// Takes the admission back, for a request another limit refused after all: the slot, the request and the
+        /// tokens it took return as if it had never been admitted (a bucket no fuller than its limit).
+        /// </summary>
+        public void Undo(KeyPolicy policy)
+        {
+            if (Interlocked.Exchange(ref _state, null) is not { } state)
+            {
+                return;
+            }
+
+            lock (state)
+            {
+                state.InFlight--;
+                if (policy.Rpm is { } rpm && !double.IsNaN(state.Requests))
+                {
+                    state.Requests = Math.Min(rpm, state.Requests + 1);
+                }
+
+                if (policy.Tpm is { } tpm && !double.IsNaN(state.Tokens))
+                {
+                    state.Tokens = Math.Min(tpm, state.Tokens + _reservedTokens);
+                }
+
+                if (_chargesBudget)
+                {
+                    state.ReservedMicros -= _reservedMicros;
+                }
             }
         }
 

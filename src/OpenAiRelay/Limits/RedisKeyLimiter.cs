@@ -23,9 +23,10 @@ namespace OpenAiRelay.Limits;
 /// <para>A lease lives <see cref="RedisOptions.LeaseDuration"/> and is renewed every
 /// <see cref="RedisOptions.HeartbeatInterval"/> while its request runs, so a long stream keeps its slot and a relay that
 /// was killed frees its slots and reservations within one lease.</para>
-/// <para>Redis unreachable at admission: the request is admitted by the in-process limiter instead (limits held per
-/// instance, never none), with a warning at most every 30 s and a <c>/readyz</c> detail; the next admission tries Redis
-/// again. A lease admitted through Redis that cannot be settled there is left to expire.</para>
+/// <para>Redis unreachable at admission: the rate and concurrency limits are held by the in-process limiter, each
+/// instance its share, and budgets by reservations in the database (<see cref="BudgetReservationStore"/>), exact
+/// across instances; never none. A warning at most every 30 s and a <c>/readyz</c> detail say so; the next admission
+/// tries Redis again. A lease admitted through Redis that cannot be settled there is left to expire.</para>
 /// </remarks>
 internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
 {
@@ -34,6 +35,9 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
 
     /// <summary>How long a settlement may wait for a Redis that does not answer: the lease's expiry does the rest.</summary>
     private static readonly TimeSpan s_settleTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longer than the ledger writer takes to land a settled row (its batch window, a commit).</summary>
+    private static readonly TimeSpan s_ledgerLanding = TimeSpan.FromSeconds(1);
 
     // KEYS: rq, tk, slots, spend, rsv, rsvx. ARGV: rpm, tpm, max_concurrent (0: none), budget (-1: none), charges
     // budget (1/0), demand tokens, demand micros, lease id, lease micros. Returns {code, requests left, tokens left,
@@ -155,11 +159,18 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private readonly IConnectionMultiplexer _redis;
     private readonly KeyLimiter _fallback;
+    private readonly BudgetReservationStore _budgets;
     private readonly ISpendHistory _history;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly long _leaseMicros;
     private readonly ConcurrentDictionary<string, Lease> _open = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DatabaseBudgetLease> _openInDatabase = new(StringComparer.Ordinal);
+
+    // Spend counters in Redis that miss what was settled through the database while Redis was down: dropped when it
+    // answers again, so the next admission reloads them from the ledger.
+    private readonly ConcurrentDictionary<string, RedisKey> _staleSpend = new(StringComparer.Ordinal);
+    private readonly TimeSpan _leaseDuration;
     private readonly ConcurrentDictionary<string, Lazy<Task<long>>> _loads = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _heartbeat;
@@ -168,10 +179,13 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     private volatile string? _degraded;
     private volatile int _liveInstances = 1;
 
-    public RedisKeyLimiter(IConnectionMultiplexer redis, KeyLimiter fallback, ISpendHistory history, TimeProvider time, IOptions<RedisOptions> options, ILogger<RedisKeyLimiter> logger)
+    public RedisKeyLimiter(
+        IConnectionMultiplexer redis, KeyLimiter fallback, BudgetReservationStore budgets, ISpendHistory history, TimeProvider time, IOptions<RedisOptions> options, ILogger<RedisKeyLimiter> logger)
     {
         _redis = redis;
         _fallback = fallback;
+        _budgets = budgets;
+        _leaseDuration = options.Value.LeaseDuration;
         _history = history;
         _time = time;
         _logger = logger;
@@ -203,7 +217,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         if (_degraded is not null && !_redis.IsConnected)
         {
             // Known down and not reconnected yet: no round trip to fail first.
-            return await _fallback.AdmitAsync(key, Share(policy), demand, cancellationToken);
+            return await AdmitWithoutRedisAsync(key, policy, demand, cancellationToken);
         }
 
         try
@@ -215,14 +229,68 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         catch (Exception e) when (IsRedisFailure(e))
         {
             Failed(e);
+            return await AdmitWithoutRedisAsync(key, policy, demand, cancellationToken);
+        }
+    }
+
+    /// <summary>Requests of <paramref name="key"/> this instance holds open with a reservation in the database (for tests).</summary>
+    public int OpenDatabaseLeases(string key) => _openInDatabase.Values.Count(lease => lease.Key == key);
+
+    /// <summary>
+    /// While Redis is down: this instance's share of the rate and concurrency limits in process, then the budget in
+    /// the database, which every instance checks against the same ledger and reservations (exact across instances).
+    /// A reservation the database refuses takes the in-process admission back; a database that does not answer
+    /// either leaves a key with a budget refused (503), never unlimited.
+    /// </summary>
+    private async ValueTask<LimitAdmission> AdmitWithoutRedisAsync(string key, KeyPolicy policy, KeyLimiter.Demand demand, CancellationToken cancellationToken)
+    {
+        if (policy.BudgetMicros is not { } budget || !demand.ChargesBudget)
+        {
             return await _fallback.AdmitAsync(key, Share(policy), demand, cancellationToken);
         }
+
+        var shared = Share(policy) with { BudgetMicros = null };
+        var local = await _fallback.AdmitAsync(key, shared, demand, cancellationToken);
+        if (local.Result != KeyLimiter.AdmissionResult.Admitted)
+        {
+            return local;
+        }
+
+        var inner = (KeyLimiter.Lease)local.Lease!;
+        var leaseId = demand.RequestId ?? Guid.NewGuid().ToString("N");
+        var now = _time.GetUtcNow();
+        var period = policy.BudgetPeriod.Start(now);
+        bool reserved;
+        long total;
+        try
+        {
+            (reserved, total) = await _budgets.TryReserveAsync(key, leaseId, demand.CostMicros, budget, period, _leaseDuration, cancellationToken);
+        }
+#pragma warning disable CA1031 // Whatever stopped the database (down, timed out, the client left), nothing was reserved.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            inner.Undo(shared);
+            cancellationToken.ThrowIfCancellationRequested();
+            return new LimitAdmission(KeyLimiter.AdmissionResult.SpendUnknown, null, local.Remaining, TimeSpan.FromSeconds(1));
+        }
+
+        if (!reserved)
+        {
+            inner.Undo(shared);
+            return new LimitAdmission(KeyLimiter.AdmissionResult.BudgetExhausted, null, local.Remaining, TimeSpan.Zero);
+        }
+
+        _staleSpend[key] = new KeyNames(key).Spend(period);
+        var lease = new DatabaseBudgetLease(this, key, leaseId, inner, demand.CostMicros, total, policy.BudgetPeriod.End(now));
+        _openInDatabase[leaseId] = lease;
+        return new LimitAdmission(KeyLimiter.AdmissionResult.Admitted, lease, local.Remaining, TimeSpan.Zero);
     }
 
     /// <summary>
     /// This instance's share of the rate and concurrency limits while Redis is down: each limit divided by the live
     /// instances Redis last counted, rounded up, so the instances together allow about the limit, not N times it.
-    /// Budgets are not divided: each instance holds the whole budget against its own view of the spend.
+    /// Budgets are not divided: the database holds them for every instance (<see cref="AdmitWithoutRedisAsync"/>).
     /// </summary>
     internal KeyPolicy Share(KeyPolicy policy)
     {
@@ -369,6 +437,20 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         await RegisterAsync();
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
+            if (!_openInDatabase.IsEmpty)
+            {
+                try
+                {
+                    await _budgets.RenewAsync(_openInDatabase.Keys.ToList(), _leaseDuration, cancellationToken);
+                }
+#pragma warning disable CA1031 // The database is down too: its reservations expire unless a later beat renews them.
+                catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+                {
+                    LogDatabaseBudgetFailed(_logger, e.GetType().Name);
+                }
+            }
+
             var db = _redis.GetDatabase();
             try
             {
@@ -417,7 +499,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
 
     private void Failed(Exception e)
     {
-        _degraded = $"degraded: Redis (REDIS_URL) does not answer; until it does, each of the {_liveInstances} live instance(s) holds 1/{_liveInstances} of every rate and concurrency limit, and budgets alone";
+        _degraded = $"degraded: Redis (REDIS_URL) does not answer; until it does, each of the {_liveInstances} live instance(s) holds 1/{_liveInstances} of every rate and concurrency limit, and budgets are held through the database";
         var now = _time.GetTimestamp();
         var last = Interlocked.Read(ref _lastWarning);
         if ((last == 0 || _time.GetElapsedTime(last, now) >= s_warningInterval) && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
@@ -433,10 +515,42 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
             _degraded = null;
             LogRedisRestored(_logger);
         }
+
+        if (!_staleSpend.IsEmpty)
+        {
+            _ = DropStaleSpendAsync();
+        }
+    }
+
+    /// <summary>
+    /// Drops the Redis spend counters of keys that spent through the database while Redis was down, once those
+    /// requests' ledger rows have had time to land: the next admission loads them from the ledger again. A counter of
+    /// a request still running through the database is dropped again when it settles.
+    /// </summary>
+    private async Task DropStaleSpendAsync()
+    {
+        try
+        {
+            await Task.Delay(s_ledgerLanding, _time, _stopping.Token);
+            foreach (var (key, spend) in _staleSpend)
+            {
+                if (_openInDatabase.Values.Any(lease => lease.Key == key))
+                {
+                    continue;
+                }
+
+                _staleSpend.TryRemove(new KeyValuePair<string, RedisKey>(key, spend));
+                await _redis.GetDatabase().KeyDeleteAsync(spend);
+            }
+        }
+        catch (Exception e) when (IsRedisFailure(e) || e is OperationCanceledException)
+        {
+            // Still down, or stopping: the next recovery tries again.
+        }
     }
 
     [LoggerMessage(EventId = 1100, EventName = "LimitsRedisUnavailable", Level = LogLevel.Warning,
-        Message = "PER-KEY LIMITS ARE NOT SHARED: Redis (REDIS_URL) does not answer ({Error}: {Detail}); until it answers again, each relay instance holds its share of rpm, tpm and max_concurrent (the limit divided by the live instances Redis last counted) and the whole of each budget against its own view of the spend")]
+        Message = "PER-KEY LIMITS ARE NOT SHARED: Redis (REDIS_URL) does not answer ({Error}: {Detail}); until it answers again, each relay instance holds its share of rpm, tpm and max_concurrent (the limit divided by the live instances Redis last counted) and budgets through reservations in the database (exact across instances; keys with a budget are refused with 503 if the database does not answer either)")]
     private static partial void LogRedisUnavailable(ILogger logger, string error, string detail);
 
     [LoggerMessage(EventId = 1101, EventName = "LimitsRedisRestored", Level = LogLevel.Warning, Message = "Redis (REDIS_URL) answers again: per-key limits are shared across instances")]
@@ -444,6 +558,10 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
 
     [LoggerMessage(EventId = 1102, EventName = "LimitsRedisSettleFailed", Level = LogLevel.Debug, Message = "A lease could not be settled in Redis ({Error}); its slot and reservation expire with the lease")]
     private static partial void LogSettleFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 1103, EventName = "LimitsDatabaseBudgetFailed", Level = LogLevel.Warning,
+        Message = "A budget reservation held in the database could not be renewed or updated ({Error}); it keeps what it last held until its lease expires")]
+    private static partial void LogDatabaseBudgetFailed(ILogger logger, string error);
 
     internal readonly struct KeyNames(string key)
     {
@@ -571,6 +689,99 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
             {
                 // Kept as unconfirmed: the verdict stays on the safe side; the settlement adds the rest.
                 LogSettleFailed(owner._logger, e.GetType().Name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A request admitted while Redis was down: its slot and tokens in the in-process limiter, its budget reservation
+    /// in the database. Settling frees the slot; the reservation is released by the request's own ledger row when it
+    /// lands, or, when the cost is unknown, held to the period's end. A session's responses raise the reservation as
+    /// they pass it, so other instances see what the session spent.
+    /// </summary>
+    private sealed class DatabaseBudgetLease(RedisKeyLimiter owner, string key, string id, KeyLimiter.Lease inner, long reservedMicros, long total, DateTimeOffset? periodEnd) : ILimitLease
+    {
+        private static readonly DateTimeOffset s_never = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        private readonly Lock _gate = new();
+        private Task _updates = Task.CompletedTask;
+        private long _chargedMicros;
+        private int _settled;
+
+        public string Key => key;
+
+        public long ReservedMicros => reservedMicros;
+
+        public bool Charge(long tokens, long costMicros, long budgetMicros)
+        {
+            inner.Charge(tokens, 0, long.MaxValue);
+            if (Volatile.Read(ref _settled) != 0)
+            {
+                return true;
+            }
+
+            lock (_gate)
+            {
+                // As in process: what the session spent counts beside its reservation until it ends.
+                _chargedMicros += costMicros;
+                var counted = reservedMicros + _chargedMicros;
+                _updates = _updates.ContinueWith(_ => UpdateAsync(counted, null), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+                return total + _chargedMicros < budgetMicros;
+            }
+        }
+
+        public async ValueTask SettleAsync(long? tokens, long? costMicros, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Exchange(ref _settled, 1) != 0)
+            {
+                return;
+            }
+
+            inner.Settle(tokens, 0);
+            Task updates;
+            long charged;
+            lock (_gate)
+            {
+                updates = _updates;
+                charged = _chargedMicros;
+            }
+
+            try
+            {
+                await updates.WaitAsync(s_settleTimeout, cancellationToken);
+                if (costMicros is null)
+                {
+                    // Unknown is never free: the reservation (or what the session spent, if more) stays spent.
+                    await UpdateAsync(Math.Max(reservedMicros, charged), periodEnd ?? s_never);
+                }
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                LogSettleFailed(owner._logger, e.GetType().Name);
+            }
+            finally
+            {
+                // Renewed no more: the ledger row lands well within the lease that is left.
+                owner._openInDatabase.TryRemove(id, out _);
+            }
+
+            if (owner._degraded is null && owner._staleSpend.TryGetValue(key, out _))
+            {
+                // Redis came back while this request ran: its counter misses this cost until it is reloaded.
+                _ = owner.DropStaleSpendAsync();
+            }
+        }
+
+        private async Task UpdateAsync(long micros, DateTimeOffset? until)
+        {
+            try
+            {
+                await owner._budgets.UpdateAsync(id, micros, until, CancellationToken.None);
+            }
+#pragma warning disable CA1031 // The database is down too: the reservation keeps what it last held, never less.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                LogDatabaseBudgetFailed(owner._logger, e.GetType().Name);
             }
         }
     }

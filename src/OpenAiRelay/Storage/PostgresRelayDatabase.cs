@@ -33,6 +33,12 @@ internal sealed class PostgresRelayDatabase : RelayDatabase, IAsyncDisposable
 
     public override string LockRowsForUpdate => " FOR UPDATE";
 
+    public override string ClockSql => "now()";
+
+    public override string ClockPlusLeaseSql => "now() + @lease_ms * interval '1 millisecond'";
+
+    public override string LockKeySql => "SELECT pg_advisory_xact_lock(714329, hashtext(@key_id));";
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
         => await _dataSource.OpenConnectionAsync(cancellationToken);
 

@@ -43,6 +43,21 @@ internal abstract class RelayDatabase(TimeSpan commandTimeout)
     /// </summary>
     public virtual string LockRowsForUpdate => string.Empty;
 
+    /// <summary>
+    /// The store's own clock in SQL, for leases several instances compare: PostgreSQL's <c>now()</c>; SQLite (one
+    /// host) takes it from the <c>@now</c> parameter.
+    /// </summary>
+    public virtual string ClockSql => "@now";
+
+    /// <summary><see cref="ClockSql"/> plus the <c>@lease_ms</c> parameter's milliseconds; SQLite takes <c>@expires</c>.</summary>
+    public virtual string ClockPlusLeaseSql => "@expires";
+
+    /// <summary>
+    /// Serialises the write transactions of one key across instances (PostgreSQL: a transaction-scoped advisory lock
+    /// on <c>@key_id</c>); null where a write transaction already holds the database's one write lock (SQLite).
+    /// </summary>
+    public virtual string? LockKeySql => null;
+
     public abstract bool IsUniqueViolation(DbException exception);
 
     /// <summary>One-time checks and settings at start-up (SQLite: WAL mode, writable file).</summary>

@@ -162,11 +162,11 @@ internal sealed class UsageStore(RelayDatabase database) : ISpendHistory
     // the database is edited by hand. Rows are validated now, but old or hostile rows may hold huge numbers, so each
     // total is summed in two parts that cannot overflow for any realistic row count (whole billions, and the rest),
     // joined in 128 bits and saturated at Int64.MaxValue.
-    private const long SplitUnit = 1_000_000_000;
+    internal const long SplitUnit = 1_000_000_000;
 
-    private static string SplitSum(string column) => $"SUM({column} / {SplitUnit}), SUM({column} % {SplitUnit})";
+    internal static string SplitSum(string column) => $"SUM({column} / {SplitUnit}), SUM({column} % {SplitUnit})";
 
-    private static long ReadSplitSum(DbDataReader reader, int ordinal)
+    internal static long ReadSplitSum(DbDataReader reader, int ordinal)
     {
         var total = ((Int128)reader.ReadDecimalOrLong(ordinal) * SplitUnit) + reader.ReadDecimalOrLong(ordinal + 1);
         return total > long.MaxValue ? long.MaxValue : total < long.MinValue ? long.MinValue : (long)total;

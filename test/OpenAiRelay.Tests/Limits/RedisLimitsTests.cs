@@ -18,8 +18,11 @@ namespace OpenAiRelay.Tests.Limits;
 /// Two relays sharing one Redis (<c>REDIS_URL</c>) and one ledger (the same SQLite data directory) hold a key to one
 /// limit, not two: a real redis-server on loopback, keys made through one relay's admin API and used through both.
 /// </summary>
-public sealed class RedisLimitsTests : IAsyncLifetime
+[Collection(PostgresCollection.Name)]
+public sealed class RedisLimitsTests(PostgresServer postgres) : IAsyncLifetime
 {
+    public static TheoryData<string> Engines => StoreTarget.Engines;
+
     /// <summary>1,000 input and 1,000 output tokens of gpt-4o-mini: 150 + 600 = 750 micro-dollars.</summary>
     private const string ThousandEach = """{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000}""";
 
@@ -37,6 +40,11 @@ public sealed class RedisLimitsTests : IAsyncLifetime
     {
         await _redis.DisposeAsync();
         await _fake.DisposeAsync();
+        if (Directory.Exists(_data))
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(_data, recursive: true);
+        }
     }
 
     [Fact]
@@ -180,8 +188,8 @@ public sealed class RedisLimitsTests : IAsyncLifetime
 
         await using var redisA = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
         await using var redisB = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
-        var a = new RedisKeyLimiter(redisA, new KeyLimiter(TimeProvider.System, history), history, TimeProvider.System, options, NullLogger<RedisKeyLimiter>.Instance);
-        await using var b = new RedisKeyLimiter(redisB, new KeyLimiter(TimeProvider.System, history), history, TimeProvider.System, options, NullLogger<RedisKeyLimiter>.Instance);
+        var a = new RedisKeyLimiter(redisA, new KeyLimiter(TimeProvider.System, history), await BudgetsAsync(), history, TimeProvider.System, options, NullLogger<RedisKeyLimiter>.Instance);
+        await using var b = new RedisKeyLimiter(redisB, new KeyLimiter(TimeProvider.System, history), await BudgetsAsync(), history, TimeProvider.System, options, NullLogger<RedisKeyLimiter>.Instance);
 
         var held = await a.AdmitAsync(key, policy, demand, CancellationToken.None);
         Assert.Equal(KeyLimiter.AdmissionResult.Admitted, held.Result);
@@ -216,7 +224,7 @@ public sealed class RedisLimitsTests : IAsyncLifetime
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
         var history = new ZeroSpend();
-        await using var limiter = new RedisKeyLimiter(redis, new KeyLimiter(TimeProvider.System, history), history, TimeProvider.System, Options.Create(new RedisOptions()), NullLogger<RedisKeyLimiter>.Instance);
+        await using var limiter = new RedisKeyLimiter(redis, new KeyLimiter(TimeProvider.System, history), await BudgetsAsync(), history, TimeProvider.System, Options.Create(new RedisOptions()), NullLogger<RedisKeyLimiter>.Instance);
         var key = "semantics" + Guid.NewGuid().ToString("N")[..8];
         var prefix = "relay:limits:{" + key + "}:";
         var db = redis.GetDatabase();
@@ -320,6 +328,129 @@ public sealed class RedisLimitsTests : IAsyncLifetime
     }
 
     [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task RedisDown_FiftyConcurrentRequests_SplitOverTwoRelays_AgainstABudgetThatCoversFive_AdmitFive_ThroughTheDatabase(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+        var settings = new Dictionary<string, string?>(target.Settings) { ["Relay:Redis:HeartbeatInterval"] = "00:00:00.5" };
+        settings.Remove("Relay:Storage:DataDirectory");
+        await using var pair = await StartPairAsync(settings);
+        var (a, b) = (pair.A, pair.B);
+        var (key, _) = await CreateKeyAsync(a, new { name = "budget-through-an-outage", budget_usd = 0.33m });
+        var test = Guid.NewGuid().ToString("N");
+        await WaitUntilAsync(() => new[] { a, b }.All(relay => relay.Services.GetRequiredService<RedisKeyLimiter>().LiveInstances == 2));
+
+        await _redis.StopAsync();
+        var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+        {
+            using var client = (i % 2 == 0 ? a : b).CreateClient(key);
+            using var request = Chat(test, maxTokens: 100_000, usage: ThousandEach, delayMs: 1_500);
+            using var response = await client.SendAsync(request).DefaultTimeout();
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }));
+
+        // Not five per relay: the database holds one budget for both.
+        Assert.Equal(5, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.All(responses.Where(r => r.StatusCode != HttpStatusCode.OK), r =>
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode);
+            Assert.Equal("insufficient_quota", JsonDocument.Parse(r.Body).RootElement.GetProperty("error").GetProperty("code").GetString());
+        });
+        Assert.Equal(5, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        Assert.Contains("through the database", (await ReadyAsync(a)).GetProperty("limits").GetString(), StringComparison.Ordinal);
+
+        // Each ledger row released its own reservation: 3,750 spent, nothing held.
+        var budgets = a.Services.GetRequiredService<BudgetReservationStore>();
+        var ledger = a.Services.GetRequiredService<UsageStore>();
+        await WaitUntilAsync(() => budgets.ReservedAsync(KeyId(key), CancellationToken.None).Result == 0
+            && ledger.SpentSinceAsync(KeyId(key), DateTimeOffset.UnixEpoch, CancellationToken.None).Result == 3_750);
+        Assert.Equal(0, a.Services.GetRequiredService<RedisKeyLimiter>().OpenDatabaseLeases(KeyId(key)));
+
+        // Redis returns: its counter starts from the ledger, outage included.
+        await _redis.StartAgainAsync();
+        await WaitUntilAsync(() => a.Services.GetRequiredService<IKeyLimiter>().Degraded is null);
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(a, key, Chat(test, maxTokens: 10, usage: ThousandEach)));
+        await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var spend = KeyPrefix(key) + "spend:" + BudgetPeriod.Month.Start(DateTimeOffset.UtcNow).ToUnixTimeSeconds();
+        await WaitUntilAsync(() => (long)redis.GetDatabase().StringGet(spend) == 4_500);
+    }
+
+    [Fact]
+    public async Task WithoutRedis_ASessionsCharges_RaiseItsDatabaseReservation_AndEndItOnceTheBudgetIsSpent()
+    {
+        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+        unreachable.AbortOnConnectFail = false;
+        unreachable.ConnectTimeout = 200;
+        await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+        var history = new ZeroSpend();
+        var budgets = await BudgetsAsync();
+        await using var limiter = new RedisKeyLimiter(down, new KeyLimiter(TimeProvider.System, history), budgets, history, TimeProvider.System, Options.Create(new RedisOptions()), NullLogger<RedisKeyLimiter>.Instance);
+        var policy = new KeyPolicy { BudgetMicros = 1_000, MaxConcurrent = 1 };
+        const string key = "session-key";
+
+        var session = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 300, true) { RequestId = "ws-1" }, CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, session.Result);
+        Assert.NotNull(limiter.Degraded);
+        Assert.Equal(1, limiter.OpenDatabaseLeases(key));
+
+        // A response of 200 while the session goes on: in the database at once, where every instance sees it.
+        Assert.True(session.Lease!.Charge(10, 200, 1_000));
+        await WaitUntilAsync(() => budgets.ReservedAsync(key, CancellationToken.None).Result == 500);
+        // Refused for its slot first, and nothing of the budget taken by that refusal.
+        Assert.Equal(KeyLimiter.AdmissionResult.ConcurrencyLimited, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 1, true), CancellationToken.None)).Result);
+        Assert.Equal(500, await budgets.ReservedAsync(key, CancellationToken.None));
+
+        // The response that spends the budget ends the session.
+        Assert.False(session.Lease.Charge(10, 500, 1_000));
+        // Its cost never became known: what it spent (700, more than its 300 reserved) stays held as spent.
+        await session.Lease.SettleAsync(20, null, CancellationToken.None);
+        Assert.Equal(700, await budgets.ReservedAsync(key, CancellationToken.None));
+        Assert.Equal(0, limiter.OpenDatabaseLeases(key));
+        Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 301, true), CancellationToken.None)).Result);
+        var fits = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 300, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, fits.Result);
+        await fits.Lease!.SettleAsync(0, 0, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task RedisAndTheDatabaseDown_AKeyWithABudgetIsRefused503_NeverUnlimited()
+    {
+        await using var target = await StoreTarget.CreateAsync(StoreTarget.Postgres, postgres);
+        var settings = new Dictionary<string, string?>(target.Settings);
+        settings.Remove("Relay:Storage:DataDirectory");
+        await using var pair = await StartPairAsync(settings);
+        var (key, _) = await CreateKeyAsync(pair.A, new { name = "budget-without-stores", budget_usd = 5 });
+        var test = Guid.NewGuid().ToString("N");
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(pair.A, key, Chat(test, maxTokens: 10)));
+
+        await _redis.StopAsync();
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(target.PostgresConnectionString).Database;
+        await using (var admin = new Npgsql.NpgsqlConnection(postgres.AdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var close = new Npgsql.NpgsqlCommand(
+                $"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}';", admin);
+            await close.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            using var client = pair.A.CreateClient(key);
+            using var response = await client.SendAsync(Chat(test, maxTokens: 10)).DefaultTimeout();
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("limits_unavailable", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal(1, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        }
+        finally
+        {
+            await using var admin = new Npgsql.NpgsqlConnection(postgres.AdminConnectionString);
+            await admin.OpenAsync();
+            await using var open = new Npgsql.NpgsqlCommand($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true;", admin);
+            await open.ExecuteNonQueryAsync();
+        }
+    }
+
+    [Theory]
     [InlineData("redis://cache:6379/0", "cache:6379", null, null, 0, false)]
     [InlineData("redis://:s3cret@cache.internal:6390/2", "cache.internal:6390", null, "s3cret", 2, false)]
     [InlineData("rediss://relay:p%40ss@cache", "cache:6380", "relay", "p@ss", 0, true)]
@@ -376,6 +507,16 @@ public sealed class RedisLimitsTests : IAsyncLifetime
         var b = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), values);
         Assert.IsType<RedisKeyLimiter>(a.Services.GetRequiredService<IKeyLimiter>());
         return new RelayPair(a, b);
+    }
+
+    /// <summary>The database's budget reservations, on a migrated SQLite file of this test's data directory.</summary>
+    private async Task<BudgetReservationStore> BudgetsAsync()
+    {
+        Directory.CreateDirectory(_data);
+        var database = new SqliteRelayDatabase(Path.Combine(_data, "budgets-" + Guid.NewGuid().ToString("N") + ".db"), TimeSpan.FromSeconds(2));
+        await database.PrepareAsync(CancellationToken.None);
+        await SchemaMigrator.MigrateAsync(database, TimeProvider.System, CancellationToken.None);
+        return new BudgetReservationStore(database, TimeProvider.System);
     }
 
     private static async Task<JsonElement> ReadyAsync(RelayServer relay)
