@@ -106,8 +106,11 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
 
     // Frees the slot, drops the reservation, adds the cost to the admission period's spend (when it is loaded) and
     // gives back the tokens not used (when the bucket exists): one step, so no admission sees one without the other.
+    // Once per lease: the marker `done` (kept one lease) makes a repeated settlement, and a renewal that arrives after
+    // it, change nothing.
     private static readonly LuaScript s_settle = LuaScript.Prepare(
         """
+        if not redis.call('SET', @done, '1', 'NX', 'PX', tonumber(@leaseMillis)) then return 0 end
         redis.call('ZREM', @slots, @lease)
         redis.call('HDEL', @rsv, @lease)
         redis.call('ZREM', @rsvx, @lease)
@@ -133,13 +136,23 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         return string.format('%.17g', spent + reserved)
         """);
 
-    // Pushes a running request's slot and reservation expiry out by one lease, from Redis's clock.
+    // Pushes a running request's slot and reservation expiry out by one lease, from Redis's clock, and puts them back
+    // when Redis lost them (a restart without persistence): requests still running count again at the next beat.
+    // Nothing for a lease already settled.
     private static readonly LuaScript s_renew = LuaScript.Prepare(
         """
+        if redis.call('EXISTS', @done) == 1 then return 0 end
         local t = redis.call('TIME')
         local expiry = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(@leaseMicros)
-        redis.call('ZADD', @slots, 'XX', expiry, @lease)
-        redis.call('ZADD', @rsvx, 'XX', expiry, @lease)
+        local keep = 3600000 + math.floor(tonumber(@leaseMicros) / 1000)
+        redis.call('ZADD', @slots, expiry, @lease)
+        redis.call('PEXPIRE', @slots, keep)
+        if @budgeted == '1' then
+          redis.call('HSETNX', @rsv, @lease, @micros)
+          redis.call('ZADD', @rsvx, expiry, @lease)
+          redis.call('PEXPIRE', @rsv, keep)
+          redis.call('PEXPIRE', @rsvx, keep)
+        end
         return 1
         """);
 
@@ -435,6 +448,7 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     {
         using var timer = new PeriodicTimer(interval, _time);
         await RegisterAsync();
+        var evictionChecked = await CheckEvictionAsync();
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
             if (!_openInDatabase.IsEmpty)
@@ -462,9 +476,14 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
                 }
 
                 await RegisterAsync();
+                evictionChecked = evictionChecked || await CheckEvictionAsync();
 
                 await Task.WhenAll(_open.Values.Select(lease => db.ScriptEvaluateAsync(s_renew, new
                 {
+                    done = lease.Names.Done(lease.Id),
+                    rsv = lease.Names.Reservations,
+                    budgeted = lease.ChargesBudget ? "1" : "0",
+                    micros = lease.ReservedMicros,
                     slots = lease.Names.Slots,
                     rsvx = lease.Names.ReservationExpiry,
                     lease = lease.Id,
@@ -475,6 +494,41 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
             {
                 Failed(e);
             }
+        }
+    }
+
+    /// <summary>
+    /// Warns once when Redis may evict keys (a <c>maxmemory</c> with a policy other than <c>noeviction</c>): an evicted
+    /// bucket or spend counter resets a limit. Read from <c>INFO memory</c>, which managed Redis services allow where
+    /// <c>CONFIG</c> is refused; a Redis that refuses it too is not warned about. False while Redis does not answer, so the check runs again.
+    /// </summary>
+    private async Task<bool> CheckEvictionAsync()
+    {
+        try
+        {
+            // Through a script: the client itself refuses INFO outside its admin mode, which the relay does not ask for.
+            var info = (string?)await _redis.GetDatabase().ScriptEvaluateAsync("return redis.call('INFO', 'memory')") ?? string.Empty;
+            var fields = info.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => line.Split(':', 2))
+                .Where(pair => pair.Length == 2)
+                .ToDictionary(pair => pair[0], pair => pair[1], StringComparer.Ordinal);
+            var limited = fields.TryGetValue("maxmemory", out var max) && max != "0";
+            if (limited && fields.TryGetValue("maxmemory_policy", out var policy) && policy != "noeviction")
+            {
+                LogEvictionPolicy(_logger, policy);
+            }
+
+            return true;
+        }
+        catch (Exception e) when (IsRedisFailure(e))
+        {
+            return false;
+        }
+#pragma warning disable CA1031 // A Redis that will not say (a restricted command set): nothing to warn about, and not worth a retry.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return true;
         }
     }
 
@@ -559,6 +613,10 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     [LoggerMessage(EventId = 1102, EventName = "LimitsRedisSettleFailed", Level = LogLevel.Debug, Message = "A lease could not be settled in Redis ({Error}); its slot and reservation expire with the lease")]
     private static partial void LogSettleFailed(ILogger logger, string error);
 
+    [LoggerMessage(EventId = 1104, EventName = "LimitsRedisMayEvict", Level = LogLevel.Warning,
+        Message = "Redis (REDIS_URL) has a maxmemory with maxmemory-policy {Policy}: under memory pressure it may evict a key's counters, which resets that limit; set maxmemory-policy noeviction for the relay's Redis")]
+    private static partial void LogEvictionPolicy(ILogger logger, string policy);
+
     [LoggerMessage(EventId = 1103, EventName = "LimitsDatabaseBudgetFailed", Level = LogLevel.Warning,
         Message = "A budget reservation held in the database could not be renewed or updated ({Error}); it keeps what it last held until its lease expires")]
     private static partial void LogDatabaseBudgetFailed(ILogger logger, string error);
@@ -576,6 +634,9 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         public RedisKey Reservations => _prefix + "rsv";
 
         public RedisKey ReservationExpiry => _prefix + "rsvx";
+
+        /// <summary>Set when a lease is settled, for one lease: its settlement and renewals happen once, or not again.</summary>
+        public RedisKey Done(string lease) => _prefix + "done:" + lease;
 
         public RedisKey Spend(DateTimeOffset periodStart) => _prefix + "spend:" + periodStart.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
     }
@@ -602,6 +663,8 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
         public KeyNames Names { get; } = new(key);
 
         public long ReservedMicros => reservedMicros;
+
+        public bool ChargesBudget => chargesBudget;
 
         public bool Charge(long tokens, long costMicros, long budgetMicros)
         {
@@ -646,6 +709,8 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
                 await charges.WaitAsync(s_settleTimeout, cancellationToken);
                 await owner._redis.GetDatabase().ScriptEvaluateAsync(s_settle, new
                 {
+                    done = Names.Done(id),
+                    leaseMillis = owner._leaseMicros / 1000,
                     slots = Names.Slots,
                     rsv = Names.Reservations,
                     rsvx = Names.ReservationExpiry,

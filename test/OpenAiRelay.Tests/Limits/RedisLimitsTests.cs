@@ -376,6 +376,70 @@ public sealed class RedisLimitsTests(PostgresServer postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARedisThatLostItsData_GetsTheRunningLeasesBackAtTheNextBeat_AndNeverASettledOne()
+    {
+        var options = Options.Create(new RedisOptions { LeaseDuration = TimeSpan.FromSeconds(30), HeartbeatInterval = TimeSpan.FromSeconds(0.25) });
+        var history = new ZeroSpend();
+        var admin = ConfigurationOptions.Parse($"127.0.0.1:{_redis.Port}");
+        admin.AllowAdmin = true;
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(admin);
+        await using var limiter = new RedisKeyLimiter(redis, new KeyLimiter(TimeProvider.System, history), await BudgetsAsync(), history, TimeProvider.System, options, NullLogger<RedisKeyLimiter>.Instance);
+        var policy = new KeyPolicy { MaxConcurrent = 2, BudgetMicros = 1_000 };
+        var key = "flushed" + Guid.NewGuid().ToString("N")[..8];
+        var prefix = "relay:limits:{" + key + "}:";
+        var db = redis.GetDatabase();
+
+        var running = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 400, true), CancellationToken.None);
+        var settled = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 400, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, running.Result);
+        await settled.Lease!.SettleAsync(0, 100, CancellationToken.None);
+
+        await redis.GetServer(redis.GetEndPoints()[0]).FlushAllDatabasesAsync();
+        // The next beat puts the running request's slot and reservation back; the settled one stays gone.
+        await WaitUntilAsync(() => db.SortedSetLength(prefix + "slots") == 1 && db.HashLength(prefix + "rsv") == 1);
+        Assert.Equal(400, (long)db.HashValues(prefix + "rsv")[0]);
+        await Task.Delay(TimeSpan.FromSeconds(0.6));
+        Assert.Equal(1, db.SortedSetLength(prefix + "slots"));
+
+        // So the budget counts it: spend reloads from the ledger, and 400 of the 1,000 are still held.
+        Assert.Equal(KeyLimiter.AdmissionResult.BudgetExhausted, (await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 601, true), CancellationToken.None)).Result);
+        var fits = await limiter.AdmitAsync(key, policy, new KeyLimiter.Demand(0, 600, true), CancellationToken.None);
+        Assert.Equal(KeyLimiter.AdmissionResult.Admitted, fits.Result);
+        Assert.Equal(KeyLimiter.AdmissionResult.ConcurrencyLimited, (await limiter.AdmitAsync(key, policy, KeyLimiter.Demand.None, CancellationToken.None)).Result);
+
+        // The re-registered lease settles like any other: its cost in, its slot and reservation out.
+        await running.Lease!.SettleAsync(0, 50, CancellationToken.None);
+        await fits.Lease!.SettleAsync(0, 60, CancellationToken.None);
+        var spend = prefix + "spend:" + BudgetPeriod.Month.Start(DateTimeOffset.UtcNow).ToUnixTimeSeconds();
+        Assert.Equal(110, (long)db.StringGet(spend));
+        Assert.Equal(0, db.SortedSetLength(prefix + "slots"));
+        Assert.Equal(0, db.HashLength(prefix + "rsv"));
+    }
+
+    [Fact]
+    public async Task ARedisThatMayEvictKeys_IsNamedInAWarningAtStartUp()
+    {
+        var admin = ConfigurationOptions.Parse($"127.0.0.1:{_redis.Port}");
+        admin.AllowAdmin = true;
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(admin))
+        {
+            var server = redis.GetServer(redis.GetEndPoints()[0]);
+            await server.ConfigSetAsync("maxmemory", "100mb");
+            await server.ConfigSetAsync("maxmemory-policy", "allkeys-lru");
+        }
+
+        await using var relay = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:Redis:Url"] = _redis.Url });
+        await WaitUntilAsync(() => relay.Logs.Entries.Any(e => e.EventId.Id == 1104));
+        Assert.Contains("allkeys-lru", relay.Logs.Entries.First(e => e.EventId.Id == 1104).Message, StringComparison.Ordinal);
+
+        // The default (no maxmemory) evicts nothing: no warning.
+        await using var defaults = await RedisServer.StartAsync();
+        await using var quiet = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:Redis:Url"] = defaults.Url });
+        await Task.Delay(TimeSpan.FromSeconds(0.5));
+        Assert.DoesNotContain(quiet.Logs.Entries, e => e.EventId.Id == 1104);
+    }
+
+    [Fact]
     public async Task WithoutRedis_ASessionsCharges_RaiseItsDatabaseReservation_AndEndItOnceTheBudgetIsSpent()
     {
         var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
