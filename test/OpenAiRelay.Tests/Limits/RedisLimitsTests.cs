@@ -486,6 +486,10 @@ public sealed class RedisLimitsTests(PostgresServer postgres) : IAsyncLifetime
         var (key, _) = await CreateKeyAsync(pair.A, new { name = "budget-without-stores", budget_usd = 5 });
         var test = Guid.NewGuid().ToString("N");
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(pair.A, key, Chat(test, maxTokens: 10)));
+        // Its row on disk first: a ledger write failing after the database closes would refuse everything (503
+        // ledger_unavailable) before the limits are asked.
+        var ledger = pair.A.Services.GetRequiredService<UsageStore>();
+        await WaitUntilAsync(() => ledger.SpentSinceAsync(KeyId(key), DateTimeOffset.UnixEpoch, CancellationToken.None).Result > 0);
 
         await _redis.StopAsync();
         var database = new Npgsql.NpgsqlConnectionStringBuilder(target.PostgresConnectionString).Database;
