@@ -48,6 +48,7 @@ internal static class RelayConfiguration
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section));
         services.AddOptions<MeteringOptions>().Bind(configuration.GetSection(MeteringOptions.Section));
         services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.Section));
+        services.AddOptions<IsolationOptions>().Bind(configuration.GetSection(IsolationOptions.Section));
         services.AddOptions<KeyOptions>().Bind(configuration.GetSection(KeyOptions.Section));
         services.AddSingleton<IValidateOptions<RelayOptions>, RootValidator>();
         services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamValidator>();
@@ -57,6 +58,7 @@ internal static class RelayConfiguration
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageValidator>();
         services.AddSingleton<IValidateOptions<KeyOptions>, KeyValidator>();
         services.AddSingleton<IValidateOptions<RedisOptions>, RedisValidator>();
+        services.AddSingleton<IValidateOptions<IsolationOptions>, IsolationValidator>();
         return services;
     }
 
@@ -76,6 +78,7 @@ internal static class RelayConfiguration
         Check<MeteringOptions>(services, failures);
         Check<KeyOptions>(services, failures);
         Check<RedisOptions>(services, failures);
+        Check<IsolationOptions>(services, failures);
         if (failures.Count > 0)
         {
             throw new RelayConfigurationException(failures);
@@ -340,5 +343,13 @@ internal static class RelayConfiguration
 
             return Result(failures);
         }
+    }
+
+    private sealed class IsolationValidator : IValidateOptions<IsolationOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, IsolationOptions options) =>
+            options.Mode is { } mode && (mode.Equals(IsolationOptions.Shared, StringComparison.OrdinalIgnoreCase) || mode.Equals(IsolationOptions.PerKey, StringComparison.OrdinalIgnoreCase))
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail($"Relay:Isolation:Mode must be '{IsolationOptions.Shared}' or '{IsolationOptions.PerKey}'");
     }
 }

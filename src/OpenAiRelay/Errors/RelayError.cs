@@ -99,6 +99,18 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
         "The relay operator sets the budget.",
         ShouldRetry: false);
 
+    /// <summary>
+    /// An object this key did not create through the relay, answered as OpenAI answers an id that does not exist: the
+    /// key learns nothing of whether it exists for someone else.
+    /// </summary>
+    public static RelayError NoSuchObject(string noun, string id) => new(
+        StatusCodes.Status404NotFound, "invalid_request_error", "not_found", $"No such {noun} object: {id}", ShouldRetry: false);
+
+    /// <summary>The relay could not record who owns an object it just created (the database does not answer).</summary>
+    public static readonly RelayError OwnershipUnavailable = new(
+        StatusCodes.Status503ServiceUnavailable, "server_error", "ownership_unavailable",
+        "The relay cannot check or record which key owns the objects this request names right now. Try again shortly.");
+
     public static RelayError ModelNotAllowed(string client, string? model) => new(
         StatusCodes.Status403Forbidden, "invalid_request_error", "model_not_allowed",
         model is { Length: > 0 }

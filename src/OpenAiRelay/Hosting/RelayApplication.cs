@@ -9,6 +9,7 @@ using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Forwarding;
+using OpenAiRelay.Isolation;
 using OpenAiRelay.Pipeline;
 using OpenAiRelay.Limits;
 using OpenAiRelay.Metering;
@@ -126,6 +127,8 @@ internal static partial class RelayApplication
         }
 
         pipeline.UseMiddleware<KeyPolicyStage>();
+        // Before the limits: a request for another key's object is refused without spending anything.
+        pipeline.UseMiddleware<ObjectIsolationStage>();
         pipeline.UseMiddleware<KeyLimitStage>();
         if (metering)
         {
@@ -149,6 +152,8 @@ internal static partial class RelayApplication
             new UsageLedgerJournal(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory, UsageLedgerJournal.FileName)));
         services.AddSingleton<UsageStore>();
         services.AddSingleton<BudgetReservationStore>();
+        services.AddSingleton<ObjectOwnershipStore>();
+        services.AddSingleton<ObjectOwnership>();
         services.AddSingleton<ISpendHistory>(static sp => sp.GetRequiredService<UsageStore>());
         services.AddSingleton<ClientKeyStore>();
         services.AddSingleton<AdminAuditStore>();

@@ -38,19 +38,7 @@ internal static class RequestBodyInspector
             return null;
         }
 
-        var original = request.Body;
-        byte[] body;
-        if (request.ContentLength is { } length)
-        {
-            // What the SDKs send. Read straight into an array of the declared size: no chunk buffer and no copy
-            // (a 16 KB chunk per request plus MemoryStream.ToArray was the largest allocation on the metered path).
-            body = await ReadExactlyAsync(original, (int)length, context.RequestAborted);
-        }
-        else if (await ReadChunkedAsync(request, original, context.RequestAborted) is { } whole)
-        {
-            body = whole;
-        }
-        else
+        if (await ReadWholeAsync(request, context.RequestAborted) is not { } body)
         {
             return null;
         }
@@ -65,10 +53,48 @@ internal static class RequestBodyInspector
             }
         }
 
-        request.Body = new MemoryStream(body, writable: false);
+        // Publicly visible: a later stage that reads the body (object isolation) reads these bytes, not the stream.
+        request.Body = new MemoryStream(body, 0, body.Length, writable: false, publiclyVisible: true);
         request.ContentLength = body.Length;
         request.Headers.Remove("Transfer-Encoding");
         return body;
+    }
+
+    /// <summary>
+    /// A JSON request body in memory, for a stage that reads it: the bytes inspection already read, or read now (and
+    /// replayed to the upstream) when it did not; null for a body that is not JSON or is larger than
+    /// <see cref="MaxInspectedBytes"/>, which is then forwarded untouched.
+    /// </summary>
+    public static async ValueTask<ReadOnlyMemory<byte>?> BufferJsonAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Body is MemoryStream read && read.TryGetBuffer(out var bytes))
+        {
+            return bytes.AsMemory();
+        }
+
+        if (request.ContentType is not { } contentType
+            || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
+            || request.ContentLength > MaxInspectedBytes
+            || await ReadWholeAsync(request, cancellationToken) is not { } body)
+        {
+            return null;
+        }
+
+        request.Body = new MemoryStream(body, 0, body.Length, writable: false, publiclyVisible: true);
+        request.ContentLength = body.Length;
+        request.Headers.Remove("Transfer-Encoding");
+        return body;
+    }
+
+    /// <summary>The whole body, or null (and a body that replays what was read) when it is larger than inspected.</summary>
+    private static async Task<byte[]?> ReadWholeAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var original = request.Body;
+        // What the SDKs send. Read straight into an array of the declared size: no chunk buffer and no copy
+        // (a 16 KB chunk per request plus MemoryStream.ToArray was the largest allocation on the metered path).
+        return request.ContentLength is { } length
+            ? await ReadExactlyAsync(original, (int)length, cancellationToken)
+            : await ReadChunkedAsync(request, original, cancellationToken);
     }
 
     /// <summary>Bytes allocated for a body before any of it has arrived; the buffer then grows with what was received.</summary>

@@ -18,7 +18,7 @@ public sealed partial class FolderDependencyTests
         ["Streams", "Errors", "Pipeline", "Policy", "Configuration"],
         ["Storage", "Pricing"],
         ["Authentication", "Ledger"],
-        ["Limits", "Metering", "Forwarding"],
+        ["Limits", "Metering", "Isolation", "Forwarding"],
         ["Telemetry", "Admin"],
         ["Hosting"],
     ];

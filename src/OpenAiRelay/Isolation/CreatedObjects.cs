@@ -1,0 +1,55 @@
+using System.Text.Json;
+using OpenAiRelay.Storage;
+
+namespace OpenAiRelay.Isolation;
+
+/// <summary>
+/// The objects a response shows were created for the caller: the created object itself (its top-level <c>id</c>, or
+/// <c>response.id</c> of a stream's <c>response.created</c>), and what it made as a side effect: the file of a completed
+/// upload, the thread of a run created with its thread, the output and error files of a batch.
+/// </summary>
+internal static class CreatedObjects
+{
+    private static readonly string[] s_sideEffects = ["output_file_id", "error_file_id", "thread_id"];
+
+    public static IReadOnlyList<OwnedObject> Read(JsonElement root, string ownerKeyId, DateTimeOffset now)
+    {
+        var found = new List<OwnedObject>();
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return found;
+        }
+
+        // An event of a stream names the object it is about: {"type":"response.created","response":{"id":...}}.
+        var created = root.TryGetProperty("response", out var nested) && nested.ValueKind == JsonValueKind.Object ? nested : root;
+        Add(found, created, ownerKeyId, now);
+        if (created.TryGetProperty("file", out var file) && file.ValueKind == JsonValueKind.Object)
+        {
+            Add(found, file, ownerKeyId, now);
+        }
+
+        foreach (var name in s_sideEffects)
+        {
+            if (created.TryGetProperty(name, out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { } value && ObjectReferences.LooksLikeObjectId(value))
+            {
+                found.Add(new OwnedObject(value, name == "thread_id" ? "thread" : "file", ownerKeyId, null, now));
+            }
+        }
+
+        return found;
+    }
+
+    private static void Add(List<OwnedObject> found, JsonElement element, string ownerKeyId, DateTimeOffset now)
+    {
+        if (!element.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString() is not { } value || !ObjectReferences.LooksLikeObjectId(value))
+        {
+            return;
+        }
+
+        var kind = element.TryGetProperty("object", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString()! : "object";
+        var at = element.TryGetProperty("created_at", out var stamp) || element.TryGetProperty("created", out stamp)
+            ? stamp.ValueKind == JsonValueKind.Number && stamp.TryGetInt64(out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : now
+            : now;
+        found.Add(new OwnedObject(value, kind, ownerKeyId, null, at));
+    }
+}

@@ -1,0 +1,147 @@
+using System.Data.Common;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using OpenAiRelay.Authentication;
+using OpenAiRelay.Configuration;
+using OpenAiRelay.Errors;
+using OpenAiRelay.Metering;
+using OpenAiRelay.Pipeline;
+
+namespace OpenAiRelay.Isolation;
+
+/// <summary>
+/// Keeps client keys apart (<c>Relay:Isolation:Mode=per-key</c>): a key reaches by id only the upstream objects it
+/// created through the relay, and may name in a request body (<c>previous_response_id</c>, <c>file_id</c>, ...) only
+/// those; anything else is answered 404 as if it did not exist, and the upstream sees nothing. What a key creates is
+/// recorded as its own before the response that names it reaches it (<see cref="OwnershipCaptureStream"/>); what it
+/// deletes is forgotten. A shared <c>RELAY_TOKEN</c> reaches every object, as without isolation.
+/// </summary>
+internal sealed partial class ObjectIsolationStage(RequestDelegate next, ObjectOwnership ownership, IOptions<IsolationOptions> options, TimeProvider time, ILogger<ObjectIsolationStage> logger)
+{
+    private readonly bool _perKey = options.Value.IsPerKey;
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!_perKey || context.Features.GetRequiredFeature<IClientFeature>().Client.KeyId is not { } keyId)
+        {
+            await next(context);
+            return;
+        }
+
+        var request = context.Request;
+        var route = ObjectRoute.Parse(RelayPaths.Remainder(request));
+        try
+        {
+            if (route.ObjectId is { } named && !await ownership.IsOwnedByAsync(named, keyId, context.RequestAborted))
+            {
+                await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(route.Family!.Noun, named));
+                return;
+            }
+
+            if (HttpMethods.IsPost(request.Method) && await RequestBodyInspector.BufferJsonAsync(request, context.RequestAborted) is { } body)
+            {
+                foreach (var (_, id) in ObjectReferences.Find(body.Span))
+                {
+                    if (!await ownership.IsOwnedByAsync(id, keyId, context.RequestAborted))
+                    {
+                        await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(NounOf(id), id));
+                        return;
+                    }
+                }
+            }
+        }
+        catch (DbException e)
+        {
+            LogOwnershipUnavailable(logger, e.GetType().Name);
+            await RelayErrorWriter.RefuseAsync(context, RelayError.OwnershipUnavailable, TimeSpan.FromSeconds(1));
+            return;
+        }
+
+        if (!Creates(request.Method, route))
+        {
+            await next(context);
+            if (HttpMethods.IsDelete(request.Method) && route.IsObject && context.Response.StatusCode is >= 200 and < 300)
+            {
+                await ForgetAsync(route.ObjectId!);
+            }
+
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var capture = new OwnershipCaptureStream(context.Response.Body, context.Response, root => CreatedObjects.Read(root, keyId, now), ownership);
+        context.Response.Body = capture;
+        await next(context);
+        try
+        {
+            await capture.CompleteAsync(context.RequestAborted);
+        }
+        catch (DbException e)
+        {
+            // The object exists upstream but could not be recorded: the client does not learn its id, and it belongs
+            // to no key (the operator can assign it).
+            LogOwnershipUnavailable(logger, e.GetType().Name);
+            if (!context.Response.HasStarted)
+            {
+                await RelayErrorWriter.WriteAsync(context, RelayError.OwnershipUnavailable);
+            }
+            else
+            {
+                context.Abort();
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left before the held body was sent; what it created is recorded all the same.
+        }
+    }
+
+    /// <summary>
+    /// A request whose response may name objects made for the caller: a create on a collection (a stream's first event
+    /// included), a thread created with its run, an upload completed into a file, a batch read back with its files.
+    /// </summary>
+    private static bool Creates(string method, ObjectRoute route)
+    {
+        if (route.Family is not { } family)
+        {
+            return false;
+        }
+
+        if (HttpMethods.IsPost(method))
+        {
+            return route.ObjectId is null || (family.Collection is "uploads" && route.Depth == 1) || (family.Collection is "batches" && route.Depth == 1);
+        }
+
+        return HttpMethods.IsGet(method) && family.Collection is "batches" && route.IsObject;
+    }
+
+    private static string NounOf(string id)
+    {
+        foreach (var family in ObjectFamily.All)
+        {
+            if (family.Owns(id))
+            {
+                return family.Noun;
+            }
+        }
+
+        return "object";
+    }
+
+    private async Task ForgetAsync(string id)
+    {
+        try
+        {
+            await ownership.ForgetAsync(id, CancellationToken.None);
+        }
+        catch (DbException e)
+        {
+            // Left recorded: the owner still reaches it, and the upstream answers that it is gone.
+            LogOwnershipUnavailable(logger, e.GetType().Name);
+        }
+    }
+
+    [LoggerMessage(EventId = 1200, EventName = "OwnershipUnavailable", Level = LogLevel.Warning,
+        Message = "Object ownership could not be read or recorded ({Error}); the request was refused with 503 ownership_unavailable")]
+    private static partial void LogOwnershipUnavailable(ILogger logger, string error);
+}

@@ -1,0 +1,258 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using FakeOpenAi;
+using Microsoft.Extensions.DependencyInjection;
+using OpenAiRelay.Storage;
+using OpenAiRelay.Tests.Infrastructure;
+using static OpenAiRelay.Tests.Limits.KeyLimitsTests;
+
+namespace OpenAiRelay.Tests.Isolation;
+
+/// <summary>
+/// Two client keys through one relay with <c>Relay:Isolation:Mode=per-key</c>, against the fake upstream: what A
+/// creates, B can neither reach by id nor name in a body, and the upstream never sees B try; A and the shared
+/// <c>RELAY_TOKEN</c> still can.
+/// </summary>
+public sealed class ObjectIsolationTests : IAsyncLifetime
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "openai-relay-test-" + Guid.NewGuid().ToString("N"));
+    private FakeOpenAiServer _fake = null!;
+    private RelayServer _relay = null!;
+    private string _a = null!;
+    private string _b = null!;
+
+    public async Task InitializeAsync()
+    {
+        _fake = await FakeOpenAiServer.StartAsync(new FakeOpenAiOptions { ApiKey = RelayServer.UpstreamKeyCanary, StreamEventInterval = TimeSpan.Zero });
+        _relay = await StartRelayAsync();
+        (_a, _) = await CreateKeyAsync(_relay, new { name = "alice" });
+        (_b, _) = await CreateKeyAsync(_relay, new { name = "bob" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _relay.DisposeAsync();
+        await _fake.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AFileOfA_IsNotFoundForB_ByIdContentOrDelete_AndTheUpstreamSeesNoneOfIt()
+    {
+        var file = await UploadAsync(_a);
+        var test = Guid.NewGuid().ToString("N");
+        foreach (var (method, path) in new[] { ("GET", $"v1/files/{file}"), ("GET", $"v1/files/{file}/content"), ("DELETE", $"v1/files/{file}") })
+        {
+            using var response = await SendAsync(_b, method, path, test);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            var error = await ErrorAsync(response);
+            Assert.Equal($"No such File object: {file}", error.GetProperty("message").GetString());
+            Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        }
+
+        Assert.Equal(0, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+
+        // A, and the operator's shared token, still reach it.
+        using (var own = await SendAsync(_a, "GET", $"v1/files/{file}", test))
+        {
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        }
+
+        using (var shared = await SendAsync(RelayServer.ClientToken, "GET", $"v1/files/{file}/content", test))
+        {
+            Assert.Equal(HttpStatusCode.OK, shared.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task AResponseOfA_CannotBeContinuedReadOrDeletedByB()
+    {
+        var response = await CreateResponseAsync(_a, previous: null);
+        var test = Guid.NewGuid().ToString("N");
+        using (var chained = await PostAsync(_b, "v1/responses", $$"""{"model":"gpt-4o-mini","input":"go on","previous_response_id":"{{response}}"}""", test))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, chained.StatusCode);
+            Assert.Contains(response, (await ErrorAsync(chained)).GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        using (var conversation = await PostAsync(_b, "v1/responses", """{"model":"gpt-4o-mini","input":"go on","conversation":{"id":"conv_notyours123"}}""", test))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, conversation.StatusCode);
+        }
+
+        foreach (var (method, path) in new[] { ("GET", $"v1/responses/{response}"), ("DELETE", $"v1/responses/{response}"), ("GET", $"v1/responses/{response}/input_items") })
+        {
+            using var refused = await SendAsync(_b, method, path, test);
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        }
+
+        Assert.Equal(0, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        // A continues its own conversation.
+        Assert.StartsWith("resp_", await CreateResponseAsync(_a, previous: response), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABatchOfB_CannotNameAFileOfA()
+    {
+        var file = await UploadAsync(_a);
+        var test = Guid.NewGuid().ToString("N");
+        var body = $$"""{"input_file_id":"{{file}}","endpoint":"/v1/chat/completions","completion_window":"24h"}""";
+        using (var refused = await PostAsync(_b, "v1/batches", body, test))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+            Assert.Equal($"No such File object: {file}", (await ErrorAsync(refused)).GetProperty("message").GetString());
+        }
+
+        Assert.Equal(0, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        using var own = await PostAsync(_a, "v1/batches", body, test);
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        var batch = JsonDocument.Parse(await own.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        // The batch is A's now: B cannot read or cancel it.
+        using var read = await SendAsync(_b, "GET", $"v1/batches/{batch}", test);
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        using var cancel = await SendAsync(_b, "POST", $"v1/batches/{batch}/cancel", test);
+        Assert.Equal(HttpStatusCode.NotFound, cancel.StatusCode);
+    }
+
+    [Fact]
+    public async Task AStreamedResponse_IsOwnedBeforeItsFirstEventReachesTheClient()
+    {
+        using var client = _relay.CreateClient(_a);
+        using var request = Post("v1/responses", """{"model":"gpt-4o-mini","input":"hi","stream":true}""", Guid.NewGuid().ToString("N"));
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        string? data = null;
+        while (await reader.ReadLineAsync().DefaultTimeout() is { } line)
+        {
+            if (line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                data = line[5..].Trim();
+                break;
+            }
+        }
+
+        var id = JsonDocument.Parse(data!).RootElement.GetProperty("response").GetProperty("id").GetString()!;
+        // At the moment the client read the id, the row was there.
+        var owned = await _relay.Services.GetRequiredService<ObjectOwnershipStore>().GetAsync(id, CancellationToken.None);
+        Assert.NotNull(owned);
+        Assert.Equal(KeyId(_a), owned!.OwnerKeyId);
+        Assert.Equal("response", owned.Kind);
+        using var foreign = await SendAsync(_b, "GET", $"v1/responses/{id}", "t");
+        Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnIdTheRelayNeverSawCreated_IsNotFoundForEveryKey_ButReachesTheUpstreamForTheSharedToken()
+    {
+        var test = Guid.NewGuid().ToString("N");
+        using (var key = await SendAsync(_a, "GET", "v1/files/file-size-1000/content", test))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, key.StatusCode);
+        }
+
+        Assert.Equal(0, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        using (var shared = await SendAsync(RelayServer.ClientToken, "GET", "v1/files/file-size-1000/content", test))
+        {
+            Assert.Equal(HttpStatusCode.OK, shared.StatusCode);
+        }
+
+        // Lists, generations without references, and everything not an object pass as before.
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(_relay, _a, Chat(test)));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(_relay, _b, Get("v1/models", test)));
+    }
+
+    [Fact]
+    public async Task ADeletedFile_IsForgotten_AndOwnershipSurvivesARestart()
+    {
+        var kept = await UploadAsync(_a);
+        var deleted = await UploadAsync(_a);
+        using (var delete = await SendAsync(_a, "DELETE", $"v1/files/{deleted}", "t"))
+        {
+            Assert.Equal(HttpStatusCode.OK, delete.StatusCode);
+        }
+
+        var store = _relay.Services.GetRequiredService<ObjectOwnershipStore>();
+        // Forgotten once the upstream said it was deleted (just after the answer left).
+        await WaitUntilAsync(() => store.GetAsync(deleted, CancellationToken.None).Result is null);
+
+        await _relay.StopAsync();
+        await using var restarted = await StartRelayAsync();
+        using var client = restarted.CreateClient(_a);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"v1/files/{kept}").DefaultTimeout()).StatusCode);
+        using var other = restarted.CreateClient(_b);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"v1/files/{kept}").DefaultTimeout()).StatusCode);
+    }
+
+    [Fact]
+    public async Task SharedMode_KeepsTodaysBehaviour()
+    {
+        await using var shared = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:AdminToken"] = AdminToken });
+        var (a, _) = await CreateKeyAsync(shared, new { name = "a" });
+        var (b, _) = await CreateKeyAsync(shared, new { name = "b" });
+        using var upload = Upload();
+        using var client = shared.CreateClient(a);
+        using var created = await client.PostAsync("v1/files", upload).DefaultTimeout();
+        var file = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        using var other = shared.CreateClient(b);
+        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync($"v1/files/{file}").DefaultTimeout()).StatusCode);
+    }
+
+    private Task<RelayServer> StartRelayAsync() => RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?>
+    {
+        ["Relay:AdminToken"] = AdminToken,
+        ["Relay:Isolation:Mode"] = "per-key",
+        ["Relay:Storage:DataDirectory"] = _data,
+    });
+
+    private static string KeyId(string key) => key[8..18];
+
+    private static MultipartFormDataContent Upload()
+    {
+        var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(Encoding.UTF8.GetBytes("{\"custom_id\":\"1\"}\n"));
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/jsonl");
+        form.Add(file, "file", "batch.jsonl");
+        form.Add(new StringContent("batch"), "purpose");
+        return form;
+    }
+
+    private async Task<string> UploadAsync(string key)
+    {
+        using var client = _relay.CreateClient(key);
+        using var form = Upload();
+        using var response = await client.PostAsync("v1/files", form).DefaultTimeout();
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonDocument.Parse(text).RootElement.GetProperty("id").GetString()!;
+    }
+
+    private async Task<string> CreateResponseAsync(string key, string? previous)
+    {
+        var chain = previous is null ? string.Empty : $",\"previous_response_id\":\"{previous}\"";
+        using var response = await PostAsync(key, "v1/responses", $$"""{"model":"gpt-4o-mini","input":"hi"{{chain}}}""", "t");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonDocument.Parse(text).RootElement.GetProperty("id").GetString()!;
+    }
+
+    private async Task<HttpResponseMessage> PostAsync(string key, string path, string json, string test)
+    {
+        using var client = _relay.CreateClient(key);
+        using var request = Post(path, json, test);
+        var response = await client.SendAsync(request).DefaultTimeout();
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string key, string method, string path, string test)
+    {
+        using var client = _relay.CreateClient(key);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        request.Headers.Add("x-test-id", test);
+        var response = await client.SendAsync(request).DefaultTimeout();
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+}
