@@ -29,7 +29,7 @@ internal static class ChatCompletionsEndpoint
         {
             if (JsonRead.Bool(root, "store"))
             {
-                x.StoreHook = body => x.State.Stored.Put(body);
+                x.StoreHook = body => Stored.Routes.ChatCompletionRoutes.Keep(x, root, body);
             }
 
             WriteCompletion(x.Json.Start(), reply);

@@ -61,7 +61,7 @@ internal sealed class EndpointRouter(FakeState state)
                 return FilesEndpoints.ListAsync(x);
         }
 
-        if (Stored.StoredEndpoints.Route(method, rest, x) is { } stored)
+        if (Stored.StoredRouter.Route(method, rest, x) is { } stored)
         {
             return stored;
         }

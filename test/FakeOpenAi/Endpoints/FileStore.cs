@@ -1,23 +1,30 @@
-using System.Collections.Concurrent;
 using System.Globalization;
+using FakeOpenAi.Stored;
 
 namespace FakeOpenAi.Endpoints;
 
-/// <summary>Uploaded files by id (metadata and hash only).</summary>
+/// <summary>
+/// Uploaded files by id (metadata and hash only), in a <see cref="StoredCollection{T}"/> so lists paginate as
+/// OpenAI's do. Uploads completed through <c>/v1/uploads</c> and batch output files land here too.
+/// </summary>
 internal sealed class FileStore
 {
     /// <summary>Ids of this form need no upload: their content is <c>N</c> bytes of <see cref="FakeContent"/>.</summary>
     public const string SizedIdPrefix = "file-size-";
 
-    private readonly ConcurrentDictionary<string, UploadedFile> _files = new(StringComparer.Ordinal);
+    private readonly StoredCollection<UploadedFile> _files = new();
 
-    public IReadOnlyList<UploadedFile> All => [.. _files.Values.OrderByDescending(f => f.CreatedAt).ThenBy(f => f.Id, StringComparer.Ordinal)];
+    /// <summary>Newest first, as <c>GET /v1/files</c> lists them by default.</summary>
+    public IReadOnlyList<UploadedFile> All => _files.All(string.Empty, ascending: false);
 
-    public void Add(UploadedFile file) => _files[file.Id] = file;
+    public void Add(UploadedFile file) => _files.Add(string.Empty, file.Id, file.CreatedAt.ToUnixTimeSeconds(), file);
 
-    public bool Remove(string id) => _files.TryRemove(id, out _);
+    public bool Remove(string id) => _files.Remove(string.Empty, id) is not null;
 
-    public UploadedFile? Get(string id) => _files.GetValueOrDefault(id);
+    public UploadedFile? Get(string id) => _files.Get(string.Empty, id);
+
+    public ListPage<UploadedFile> List(ListQuery query, string? purpose) =>
+        _files.List(string.Empty, query, purpose is null ? null : f => f.Purpose == purpose);
 
     public static long? SizeFromId(string id) =>
         id.StartsWith(SizedIdPrefix, StringComparison.Ordinal)

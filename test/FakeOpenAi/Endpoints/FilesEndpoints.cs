@@ -1,10 +1,11 @@
 using System.Text.Json;
+using FakeOpenAi.Stored;
 using FakeOpenAi.Wire;
 
 namespace FakeOpenAi.Endpoints;
 
 /// <summary>
-/// <c>/v1/files</c>: multipart upload (streamed, hashed, not stored), list, get, delete, and <c>/content</c>, which
+/// <c>/v1/files</c>: multipart upload (streamed, hashed, not stored), list (paginated, <c>purpose</c>), get, delete, and <c>/content</c>, which
 /// serves <see cref="FakeContent"/> bytes of a length taken from <c>x-fake-size</c>, a <c>file-size-N</c> id, or the
 /// uploaded file's size, in that order.
 /// </summary>
@@ -45,30 +46,9 @@ internal static class FilesEndpoints
 
     public static Task ListAsync(FakeExchange x)
     {
-        var files = x.State.Files.All;
-        var writer = x.Json.Start();
-        writer.WriteStartObject();
-        writer.WriteString("object", "list");
-        writer.WriteStartArray("data");
-        foreach (var file in files)
-        {
-            WriteFile(writer, file);
-        }
-
-        writer.WriteEndArray();
-        if (files.Count > 0)
-        {
-            writer.WriteString("first_id", files[0].Id);
-            writer.WriteString("last_id", files[^1].Id);
-        }
-        else
-        {
-            writer.WriteNull("first_id");
-            writer.WriteNull("last_id");
-        }
-
-        writer.WriteBoolean("has_more", false);
-        writer.WriteEndObject();
+        var purpose = x.Request.Query["purpose"].ToString();
+        var page = x.State.Files.List(ListQuery.From(x.Request, Families.Files), purpose.Length > 0 ? purpose : null);
+        StoredApi.WriteList(x.Json.Start(), page, f => f.Id, WriteFile);
         return x.WriteJsonAsync();
     }
 
@@ -119,10 +99,10 @@ internal static class FilesEndpoints
             ? new UploadedFile(id, id + ".bin", "user_data", size, string.Empty, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000))
             : null);
 
-    private static Task NoSuchFileAsync(FakeExchange x, string id) =>
+    public static Task NoSuchFileAsync(FakeExchange x, string id) =>
         OpenAiErrors.WriteAsync(x.Context, StatusCodes.Status404NotFound, $"No such File object: {id}", "invalid_request_error", "id", null);
 
-    private static void WriteFile(Utf8JsonWriter writer, UploadedFile file)
+    public static void WriteFile(Utf8JsonWriter writer, UploadedFile file)
     {
         writer.WriteStartObject();
         writer.WriteString("object", "file");

@@ -30,7 +30,8 @@ internal static class ResponsesEndpoint
                 var final = (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(x.Json.Written.Span)!;
                 final["background"] = true;
                 var polls = int.TryParse(x.Request.Headers["x-fake-background-polls"], System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : 2;
-                var stored = x.State.Stored.Put(System.Text.Encoding.UTF8.GetBytes(final.ToJsonString()), pollsLeft: Math.Max(1, polls));
+                var stored = x.State.Stored.Put(Stored.Families.Responses, System.Text.Encoding.UTF8.GetBytes(final.ToJsonString()), pollsLeft: Math.Max(1, polls));
+                StoreInputItems(x, root, stored);
                 var queued = System.Text.Encoding.UTF8.GetBytes(stored.Unfinished("queued"));
                 x.Response.ContentType = "application/json";
                 x.Response.ContentLength = queued.Length;
@@ -40,7 +41,7 @@ internal static class ResponsesEndpoint
 
             if (JsonRead.Bool(root, "store", fallback: true))
             {
-                x.StoreHook = body => x.State.Stored.Put(body);
+                x.StoreHook = body => StoreInputItems(x, root, x.State.Stored.Put(Stored.Families.Responses, body));
             }
 
             await x.WriteJsonAsync();
@@ -51,5 +52,15 @@ internal static class ResponsesEndpoint
             || JsonRead.Bool(options, "include_obfuscation", fallback: true);
         var sse = await x.StartSseAsync();
         await run.StreamAsync(new SseEventSink(sse), x.Json, x.Plan.MidStreamError, includeObfuscation);
+    }
+
+    /// <summary>Keeps the request's input for <c>GET /v1/responses/{id}/input_items</c>.</summary>
+    private static void StoreInputItems(FakeExchange x, System.Text.Json.JsonElement root, Stored.StoredObject response)
+    {
+        if (root.TryGetProperty("input", out var input))
+        {
+            var items = Stored.InputItems.From(input, Stored.Families.ResponseInputItems);
+            Stored.InputItems.Store(x.State.Stored, Stored.Families.ResponseInputItems, response.Field<string>("id")!, items);
+        }
     }
 }

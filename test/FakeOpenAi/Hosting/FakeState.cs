@@ -16,7 +16,9 @@ internal sealed class FakeState(FakeOpenAiOptions options, TimeProvider timeProv
 
     public FileStore Files { get; } = new();
 
-    public Stored.StoredObjects Stored { get; } = new();
+    public Stored.StoredObjects Stored { get; } = new(timeProvider);
+
+    public Stored.StoredCollection<Stored.UploadPart> UploadParts { get; } = new();
 
     public long UnixNow => Time.GetUtcNow().ToUnixTimeSeconds();
 }

@@ -1,10 +1,11 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace FakeOpenAi.Stored;
 
 /// <summary>
-/// An object the fake keeps as OpenAI does (a response, a stored chat completion, a batch). A background response
-/// holds its final form and how many reads it still answers as unfinished.
+/// An object the fake keeps as OpenAI does (a response, a stored chat completion, a batch, a vector store...). A
+/// background response holds its final form and how many reads it still answers as unfinished.
 /// </summary>
 internal sealed class StoredObject(JsonObject final, int pollsLeft)
 {
@@ -59,6 +60,41 @@ internal sealed class StoredObject(JsonObject final, int pollsLeft)
             }
 
             return Final.ToJsonString();
+        }
+    }
+
+    /// <summary>Changes the object in place (an update, a cancel) and returns its new form.</summary>
+    public string Update(Action<JsonObject> change)
+    {
+        lock (_lock)
+        {
+            change(Final);
+            return Final.ToJsonString();
+        }
+    }
+
+    /// <summary>The object as a list shows it: its current form, without counting as a poll.</summary>
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        lock (_lock)
+        {
+            Final.WriteTo(writer);
+        }
+    }
+
+    public string Snapshot()
+    {
+        lock (_lock)
+        {
+            return Final.ToJsonString();
+        }
+    }
+
+    public T? Field<T>(string name)
+    {
+        lock (_lock)
+        {
+            return Final[name] is JsonValue value && value.TryGetValue<T>(out var result) ? result : default;
         }
     }
 }

@@ -3,20 +3,24 @@ using System.Text.Json.Nodes;
 
 namespace FakeOpenAi.Stored;
 
-/// <summary>The fake's object store, by id (responses, stored chat completions, batches), in creation order.</summary>
-internal sealed class StoredObjects
+/// <summary>The fake's JSON object store: one <see cref="StoredCollection{T}"/> per family, created on first use.</summary>
+internal sealed class StoredObjects(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, StoredObject> _objects = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StoredCollection<StoredObject>> _families = new(StringComparer.Ordinal);
 
-    public StoredObject Put(ReadOnlyMemory<byte> json, int pollsLeft = 0)
+    public StoredCollection<StoredObject> Of(ObjectFamily family) => _families.GetOrAdd(family.Key, static _ => new StoredCollection<StoredObject>());
+
+    /// <summary>Keeps a JSON body under its own <c>id</c>, positioned by its <c>created_at</c> (or chat's <c>created</c>).</summary>
+    public StoredObject Put(ObjectFamily family, ReadOnlyMemory<byte> json, int pollsLeft = 0) =>
+        Put(family, string.Empty, (JsonObject)JsonNode.Parse(json.Span)!, pollsLeft);
+
+    public StoredObject Put(ObjectFamily family, string scope, JsonObject node, int pollsLeft = 0)
     {
-        var node = (JsonObject)JsonNode.Parse(json.Span)!;
-        var stored = new StoredObject(node, pollsLeft);
-        _objects[node["id"]!.GetValue<string>()] = stored;
-        return stored;
+        var created = (node["created_at"] ?? node["created"]) is JsonValue value && value.TryGetValue<long>(out var seconds)
+            ? seconds
+            : time.GetUtcNow().ToUnixTimeSeconds();
+        return Of(family).Add(scope, node["id"]!.GetValue<string>(), created, new StoredObject(node, pollsLeft));
     }
 
-    public StoredObject? Get(string id) => _objects.GetValueOrDefault(id);
-
-    public bool Remove(string id) => _objects.TryRemove(id, out _);
+    public StoredObject? Get(ObjectFamily family, string id, string scope = "") => Of(family).Get(scope, id);
 }
