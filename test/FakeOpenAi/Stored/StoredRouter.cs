@@ -20,6 +20,14 @@ internal static class StoredRouter
             "batches" => BatchRoutes.Route(call),
             "responses" => ResponseRoutes.Route(call),
             "chat" => ChatCompletionRoutes.Route(call),
+            "vector_stores" => VectorStoreRoutes.Route(call),
+            "conversations" => ConversationRoutes.Route(call),
+            "assistants" => AssistantRoutes.Route(call),
+            "threads" => ThreadRoutes.Route(call),
+            "fine_tuning" => FineTuningRoutes.Route(call),
+            "evals" => EvalRoutes.Route(call),
+            "containers" => ContainerRoutes.Route(call),
+            "videos" => VideoRoutes.Route(call),
             _ => null,
         };
     }
