@@ -9,7 +9,8 @@ using OpenAiRelay.Policy;
 namespace OpenAiRelay.Admin;
 
 /// <summary>
-/// The operator verbs of the one executable: <c>keys create|set|list|revoke</c>, <c>usage</c> and <c>db migrate</c>.
+/// The operator verbs of the one executable: <c>keys create|set|list|revoke</c>, <c>usage</c>, <c>audit</c>,
+/// <c>objects list|assign|release</c> and <c>db migrate</c>.
 /// Output goes to the invocation's writers (tests capture them); exit codes: 0 done, 1 refused or failed, 2 configuration.
 /// </summary>
 internal static class AdminCommands
@@ -21,6 +22,7 @@ internal static class AdminCommands
         root.Subcommands.Add(Usage(configuration, time));
         root.Subcommands.Add(Db(configuration, time));
         root.Subcommands.Add(Audit(configuration, time));
+        root.Subcommands.Add(Objects(configuration, time));
     }
 
     private static Command Keys(Func<IConfiguration> configuration, TimeProvider time)
@@ -196,6 +198,71 @@ internal static class AdminCommands
             await output.WriteAsync(TextTable.Render(["AT (UTC)", "ACTOR", "ADDRESS", "ACTION", "TARGET"], rows));
         }, ct));
         return audit;
+    }
+
+    private static Command Objects(Func<IConfiguration> configuration, TimeProvider time)
+    {
+        var objects = new Command("objects", "Who owns which upstream object (Relay:Isolation:Mode=per-key): list, assign to a key, release.");
+
+        var key = new Option<string?>("--key") { Description = "Only the objects of this key (its name or key id)." };
+        var unowned = new Option<bool>("--unowned") { Description = "Only the objects no key owns (reached by the shared RELAY_TOKEN alone)." };
+        var kind = new Option<string?>("--kind") { Description = "Only this kind, as the upstream names it: file, batch, vector_store, response, ..." };
+        var limit = new Option<int>("--limit") { Description = "At most this many, newest first (default 100).", DefaultValueFactory = _ => 100 };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var list = new Command("list", "List recorded objects, newest first: id, kind, owner, created.") { key, unowned, kind, limit, json };
+        list.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            string? owner = null;
+            if (parse.GetValue(key) is { } name)
+            {
+                owner = (await session.Objects.FindKeyAsync(name, ct) ?? throw new AdminUsageException($"No active key named or with key id '{name}'")).KeyId;
+            }
+
+            var found = await session.Objects.ListAsync(owner, parse.GetValue(unowned), parse.GetValue(kind), Math.Clamp(parse.GetValue(limit), 1, 10_000), ct);
+            if (parse.GetValue(json))
+            {
+                await output.WriteLineAsync(Json(writer => AdminJson.WriteObjects(writer, found)));
+                return;
+            }
+
+            var rows = found.Select(o => new[] { o.ObjectId, o.Kind, o.OwnerKeyId is { } id ? ClientKeyToken.LabelFor(id) : "(none)", Format(o.CreatedAt) }).ToList();
+            await output.WriteAsync(TextTable.Render(["ID", "KIND", "OWNER", "CREATED (UTC)"], rows));
+        }, ct));
+
+        var assignId = new Argument<string>("object-id") { Description = "The upstream id, such as file-abc or vs_abc." };
+        var assignKey = new Option<string>("--key") { Description = "The key that owns it from now on (its name or key id).", Required = true };
+        var assignKind = new Option<string?>("--kind") { Description = "For an object the relay never saw created: its kind (file, vector_store, ...)." };
+        var assign = new Command("assign", "Give an object to a key: only that key (and the shared RELAY_TOKEN) reaches it then.") { assignId, assignKey, assignKind };
+        assign.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            var id = parse.GetValue(assignId)!;
+            var name = parse.GetValue(assignKey)!;
+            var owner = await session.Objects.FindKeyAsync(name, ct) ?? throw new AdminUsageException($"No active key named or with key id '{name}'");
+            if (!await session.Objects.AssignAsync(id, owner, parse.GetValue(assignKind), AdminActor.Cli(), ct))
+            {
+                throw new AdminUsageException($"The relay has no record of '{id}': give its --kind to record it");
+            }
+
+            await output.WriteLineAsync($"{id} belongs to '{owner.Name}' ({ClientKeyToken.LabelFor(owner.KeyId)}). Running relays apply it within a minute (their cached owners expire).");
+        }, ct));
+
+        var releaseId = new Argument<string>("object-id") { Description = "The upstream id." };
+        var release = new Command("release", "Take an object from its key: then only the shared RELAY_TOKEN reaches it.") { releaseId };
+        release.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            var id = parse.GetValue(releaseId)!;
+            if (!await session.Objects.ReleaseAsync(id, AdminActor.Cli(), ct))
+            {
+                throw new AdminUsageException($"The relay has no record of '{id}'");
+            }
+
+            await output.WriteLineAsync($"{id} belongs to no key now.");
+        }, ct));
+
+        objects.Subcommands.Add(list);
+        objects.Subcommands.Add(assign);
+        objects.Subcommands.Add(release);
+        return objects;
     }
 
     private static Command Db(Func<IConfiguration> configuration, TimeProvider time)

@@ -42,6 +42,33 @@ internal static class AdminJson
         writer.WriteEndObject();
     }
 
+    public static void WriteObjects(Utf8JsonWriter writer, IEnumerable<OwnedObject> objects)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("object", "list");
+        writer.WriteStartArray("data");
+        foreach (var owned in objects)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("id", owned.ObjectId);
+            writer.WriteString("kind", owned.Kind);
+            if (owned.OwnerKeyId is { } owner)
+            {
+                writer.WriteString("owner", ClientKeyToken.LabelFor(owner));
+            }
+            else
+            {
+                writer.WriteNull("owner");
+            }
+
+            writer.WriteString("created_at", owned.CreatedAt);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
     public static void WriteAudit(Utf8JsonWriter writer, IEnumerable<AdminAuditEntry> entries)
     {
         writer.WriteStartObject();

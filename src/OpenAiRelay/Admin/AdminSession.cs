@@ -13,10 +13,11 @@ namespace OpenAiRelay.Admin;
 /// </summary>
 internal sealed class AdminSession : IAsyncDisposable
 {
-    private AdminSession(RelayDatabase database, KeyAdministration keys, UsageStore usage, KeyPolicy defaultPolicy)
+    private AdminSession(RelayDatabase database, KeyAdministration keys, ObjectAdministration objects, UsageStore usage, KeyPolicy defaultPolicy)
     {
         Database = database;
         Keys = keys;
+        Objects = objects;
         Usage = usage;
         DefaultPolicy = defaultPolicy;
     }
@@ -24,6 +25,8 @@ internal sealed class AdminSession : IAsyncDisposable
     public RelayDatabase Database { get; }
 
     public KeyAdministration Keys { get; }
+
+    public ObjectAdministration Objects { get; }
 
     public UsageStore Usage { get; }
 
@@ -39,7 +42,13 @@ internal sealed class AdminSession : IAsyncDisposable
         var database = RelayDatabaseFactory.Create(storage);
         await DatabaseOpener.OpenAsync(database, time, migrate, cancellationToken);
         var pepper = KeyPepper.Load(keys.Pepper, storage.DataDirectory);
-        return new AdminSession(database, new KeyAdministration(new ClientKeyStore(database), pepper, new AdminAuditStore(database), time), new UsageStore(database), limits.DefaultPolicy);
+        var audit = new AdminAuditStore(database);
+        return new AdminSession(
+            database,
+            new KeyAdministration(new ClientKeyStore(database), pepper, audit, time),
+            new ObjectAdministration(new ObjectOwnershipStore(database), new ClientKeyStore(database), audit, time),
+            new UsageStore(database),
+            limits.DefaultPolicy);
     }
 
     /// <summary>A section as the server would read it; a bad value fails the verb with the server's own message.</summary>

@@ -5,16 +5,19 @@ namespace OpenAiRelay.Isolation;
 
 /// <summary>
 /// Who owns which upstream object, read through a per-instance cache of what was recorded or looked up: a request that
-/// names an object costs one indexed read the first time, nothing after. Only known owners are cached, never "unknown"
+/// names an object costs one indexed read the first time, nothing for <see cref="CacheTtl"/> after. Only known owners are cached, never "unknown"
 /// (another instance may record the id a moment later); a deleted object leaves the cache here at once, and a stale
 /// entry elsewhere is harmless (the upstream answers 404 for it).
 /// </summary>
-internal sealed class ObjectOwnership(ObjectOwnershipStore store)
+internal sealed class ObjectOwnership(ObjectOwnershipStore store, TimeProvider time)
 {
     /// <summary>Entries the cache holds before it starts over: bounded memory, whatever the number of objects.</summary>
     private const int MaxCached = 100_000;
 
-    private readonly ConcurrentDictionary<string, string?> _owners = new(StringComparer.Ordinal);
+    /// <summary>How long a cached owner is believed: what the operator assigns or releases applies everywhere within it.</summary>
+    public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(60);
+
+    private readonly ConcurrentDictionary<string, (string? Owner, long Until)> _owners = new(StringComparer.Ordinal);
 
     /// <summary>
     /// True when <paramref name="keyId"/> owns <paramref name="objectId"/>; false when another key owns it, no key does,
@@ -22,9 +25,9 @@ internal sealed class ObjectOwnership(ObjectOwnershipStore store)
     /// </summary>
     public async ValueTask<bool> IsOwnedByAsync(string objectId, string keyId, CancellationToken cancellationToken)
     {
-        if (_owners.TryGetValue(objectId, out var cached))
+        if (_owners.TryGetValue(objectId, out var cached) && time.GetTimestamp() < cached.Until)
         {
-            return cached == keyId;
+            return cached.Owner == keyId;
         }
 
         var recorded = await store.GetAsync(objectId, cancellationToken);
@@ -65,6 +68,6 @@ internal sealed class ObjectOwnership(ObjectOwnershipStore store)
             _owners.Clear();
         }
 
-        _owners[objectId] = owner;
+        _owners[objectId] = (owner, time.GetTimestamp() + (long)(CacheTtl.TotalSeconds * time.TimestampFrequency));
     }
 }

@@ -244,6 +244,44 @@ public sealed class AdminCommandsTests(PostgresServer postgres)
         Assert.Contains("Relay:Storage:Provider", error.ToString());
     }
 
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task ObjectsListAssignRelease_ChangeWhoOwnsAnObject_AndAreAudited(string engine)
+    {
+        await using var target = await StoreTarget.CreateAsync(engine, postgres);
+        var alice = (await RunAsync(target, "keys", "create", "alice")).Output.Split('\n')[0].Trim();
+        Assert.Equal(0, (await RunAsync(target, "keys", "create", "bob")).ExitCode);
+        var store = new ObjectOwnershipStore(target.Database);
+        await store.RecordAsync([new OwnedObject("file-a1", "file", alice[8..18], null, UsageRecords.T0), new OwnedObject("vs_b2", "vector_store", null, null, UsageRecords.T0.AddMinutes(1))], default);
+
+        var all = await RunAsync(target, "objects", "list");
+        Assert.Equal(0, all.ExitCode);
+        Assert.Contains("file-a1", all.Output);
+        Assert.Contains(alice[..18], all.Output);
+        Assert.Contains("(none)", all.Output);
+        Assert.DoesNotContain(alice[19..], all.Output);
+        Assert.DoesNotContain("file-a1", (await RunAsync(target, "objects", "list", "--unowned")).Output);
+        Assert.Contains("vs_b2", (await RunAsync(target, "objects", "list", "--unowned")).Output);
+
+        // A legacy object no one owns goes to bob; one the relay never saw needs its kind.
+        Assert.Equal(0, (await RunAsync(target, "objects", "assign", "vs_b2", "--key", "bob")).ExitCode);
+        var unknown = await RunAsync(target, "objects", "assign", "file-never", "--key", "bob");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("--kind", unknown.Error);
+        Assert.Equal(0, (await RunAsync(target, "objects", "assign", "file-never", "--key", "bob", "--kind", "file")).ExitCode);
+        var bobs = await RunAsync(target, "objects", "list", "--key", "bob", "--json");
+        Assert.Equal(["file-never", "vs_b2"], JsonDocument.Parse(bobs.Output).RootElement.GetProperty("data").EnumerateArray().Select(o => o.GetProperty("id").GetString()).Order());
+        Assert.Equal(1, (await RunAsync(target, "objects", "assign", "vs_b2", "--key", "nobody")).ExitCode);
+
+        Assert.Equal(0, (await RunAsync(target, "objects", "release", "file-a1")).ExitCode);
+        Assert.Null((await store.GetAsync("file-a1", default))!.OwnerKeyId);
+        Assert.Equal(1, (await RunAsync(target, "objects", "release", "file-unknown")).ExitCode);
+
+        var audit = (await RunAsync(target, "audit")).Output;
+        Assert.Contains("object.assigned", audit);
+        Assert.Contains("object.released", audit);
+    }
+
     private static Task<(int ExitCode, string Output, string Error)> RunAsync(StoreTarget target, params string[] args) =>
         RunAsync(target, target.Settings, args);
 
