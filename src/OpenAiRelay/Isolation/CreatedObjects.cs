@@ -47,9 +47,8 @@ internal static class CreatedObjects
         }
 
         var kind = element.TryGetProperty("object", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString()! : "object";
-        var at = element.TryGetProperty("created_at", out var stamp) || element.TryGetProperty("created", out stamp)
-            ? stamp.ValueKind == JsonValueKind.Number && stamp.TryGetInt64(out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : now
-            : now;
-        found.Add(new OwnedObject(value, kind, ownerKeyId, null, at));
+        // Ordered in a key's lists by when the relay saw it made (sub-second, unlike the upstream's created_at), and
+        // listed as it was then until its owner reads it again.
+        found.Add(new OwnedObject(value, kind, ownerKeyId, null, now, element.GetRawText()));
     }
 }

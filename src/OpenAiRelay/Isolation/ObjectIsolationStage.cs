@@ -6,6 +6,7 @@ using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Metering;
 using OpenAiRelay.Pipeline;
+using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Isolation;
 
@@ -16,7 +17,8 @@ namespace OpenAiRelay.Isolation;
 /// recorded as its own before the response that names it reaches it (<see cref="OwnershipCaptureStream"/>); what it
 /// deletes is forgotten. A shared <c>RELAY_TOKEN</c> reaches every object, as without isolation.
 /// </summary>
-internal sealed partial class ObjectIsolationStage(RequestDelegate next, ObjectOwnership ownership, IOptions<IsolationOptions> options, TimeProvider time, ILogger<ObjectIsolationStage> logger)
+internal sealed partial class ObjectIsolationStage(
+    RequestDelegate next, ObjectOwnership ownership, ObjectOwnershipStore store, IOptions<IsolationOptions> options, TimeProvider time, ILogger<ObjectIsolationStage> logger)
 {
     private readonly bool _perKey = options.Value.IsPerKey;
 
@@ -57,7 +59,24 @@ internal sealed partial class ObjectIsolationStage(RequestDelegate next, ObjectO
             return;
         }
 
-        if (!Creates(request.Method, route))
+        if (HttpMethods.IsGet(request.Method) && route.IsCollection && route.Family!.Listed is not null)
+        {
+            try
+            {
+                await OwnedObjectList.WriteAsync(context, route.Family, keyId, store);
+            }
+            catch (DbException e)
+            {
+                LogOwnershipUnavailable(logger, e.GetType().Name);
+                await RelayErrorWriter.RefuseAsync(context, RelayError.OwnershipUnavailable, TimeSpan.FromSeconds(1));
+            }
+
+            return;
+        }
+
+        var creates = Creates(request.Method, route);
+        var refreshes = Refreshes(request.Method, route);
+        if (!creates && !refreshes)
         {
             await next(context);
             if (HttpMethods.IsDelete(request.Method) && route.IsObject && context.Response.StatusCode is >= 200 and < 300)
@@ -69,7 +88,18 @@ internal sealed partial class ObjectIsolationStage(RequestDelegate next, ObjectO
         }
 
         var now = time.GetUtcNow();
-        var capture = new OwnershipCaptureStream(context.Response.Body, context.Response, root => CreatedObjects.Read(root, keyId, now), ownership);
+        var capture = new OwnershipCaptureStream(context.Response.Body, context.Response, async root =>
+        {
+            if (refreshes && root.ValueKind == System.Text.Json.JsonValueKind.Object && root.TryGetProperty("id", out var id) && id.ValueEquals(route.ObjectId))
+            {
+                await ownership.RefreshAsync(route.ObjectId!, root.GetRawText(), CancellationToken.None);
+            }
+
+            if (creates)
+            {
+                await ownership.RecordAsync(CreatedObjects.Read(root, keyId, now), CancellationToken.None);
+            }
+        });
         context.Response.Body = capture;
         await next(context);
         try
@@ -114,6 +144,14 @@ internal sealed partial class ObjectIsolationStage(RequestDelegate next, ObjectO
 
         return HttpMethods.IsGet(method) && family.Collection is "batches" && route.IsObject;
     }
+
+    /// <summary>
+    /// A request whose answer is the current state of an object its owner reaches (a read, an update, a cancel): kept
+    /// as the object's snapshot, so the owner's lists show what it last saw.
+    /// </summary>
+    private static bool Refreshes(string method, ObjectRoute route) =>
+        route.Family?.Listed is not null && route.ObjectId is not null
+        && (route.IsObject ? HttpMethods.IsGet(method) || HttpMethods.IsPost(method) : HttpMethods.IsPost(method) && route.Depth == 1);
 
     private static string NounOf(string id)
     {

@@ -51,6 +51,10 @@ internal sealed class ObjectOwnership(ObjectOwnershipStore store, TimeProvider t
         }
     }
 
+    /// <summary>Keeps what its owner just saw of an object as the JSON its lists show.</summary>
+    public Task RefreshAsync(string objectId, string snapshot, CancellationToken cancellationToken) =>
+        store.UpdateSnapshotAsync(objectId, snapshot, cancellationToken);
+
     /// <summary>Forgets an object its owner deleted upstream.</summary>
     public async Task ForgetAsync(string objectId, CancellationToken cancellationToken)
     {

@@ -1,17 +1,16 @@
 using System.Text.Json;
-using OpenAiRelay.Storage;
 using OpenAiRelay.Streams;
 
 namespace OpenAiRelay.Isolation;
 
 /// <summary>
-/// The response body of a request that may create objects: holds it until the objects it names are recorded as the
-/// caller's, so an id the client sees is always owned. A JSON body is held whole (creates are small) and released by
+/// The response body of a request that may create objects, or show one its owner already has: holds it until what it
+/// names is recorded as the caller's (and the object's snapshot refreshed), so an id the client sees is always owned. A JSON body is held whole (creates are small) and released by
 /// <see cref="CompleteAsync"/>; an event stream only until its first event (<c>response.created</c> carries the id),
 /// then it flows unbuffered. An error answer, or a body larger than <see cref="MaxHeldBytes"/>, passes untouched and
 /// records nothing (its objects then belong to no key: default deny, never a wrong owner).
 /// </summary>
-internal sealed class OwnershipCaptureStream(Stream inner, HttpResponse response, Func<JsonElement, IReadOnlyList<OwnedObject>> read, ObjectOwnership ownership)
+internal sealed class OwnershipCaptureStream(Stream inner, HttpResponse response, Func<JsonElement, Task> record)
     : DelegatingStream(inner)
 {
     public const int MaxHeldBytes = 1024 * 1024;
@@ -117,19 +116,21 @@ internal sealed class OwnershipCaptureStream(Stream inner, HttpResponse response
 
     private async Task RecordAsync(ReadOnlyMemory<byte> json, CancellationToken cancellationToken)
     {
-        IReadOnlyList<OwnedObject> objects;
+        JsonDocument document;
         try
         {
-            using var document = JsonDocument.Parse(json);
-            objects = read(document.RootElement);
+            document = JsonDocument.Parse(json);
         }
         catch (JsonException)
         {
             return;
         }
 
-        // Not the client's token: a client that leaves now must still leave its object owned.
-        await ownership.RecordAsync(objects, CancellationToken.None).WaitAsync(cancellationToken);
+        using (document)
+        {
+            // Not the client's token: a client that leaves now must still leave its object owned.
+            await record(document.RootElement).WaitAsync(cancellationToken);
+        }
     }
 
     private async Task ReleaseAsync(CancellationToken cancellationToken)

@@ -228,7 +228,7 @@ public sealed class AdminCommandsTests(PostgresServer postgres)
         await using var target = await StoreTarget.CreateAsync(engine, postgres, migrate: false);
         var result = await RunAsync(target, "db", "migrate");
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("schema at version 6", result.Output);
+        Assert.Contains("schema at version 7", result.Output);
         Assert.Empty(await SchemaMigrator.MigrateAsync(target.Database, TimeProvider.System, default));
     }
 

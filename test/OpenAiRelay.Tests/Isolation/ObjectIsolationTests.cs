@@ -186,6 +186,68 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Lists_HoldOnlyTheKeysOwnObjects_WithExactPagination_AndNeverAskTheUpstream()
+    {
+        // Many of B's among a few of A's, interleaved; C has none.
+        var mine = new List<string>();
+        var theirs = new List<string>();
+        for (var i = 0; i < 25; i++)
+        {
+            theirs.Add(await UploadAsync(_b));
+            if (i % 10 == 0)
+            {
+                mine.Add(await UploadAsync(_a));
+            }
+        }
+
+        var (c, _) = await CreateKeyAsync(_relay, new { name = "carol" });
+        var test = Guid.NewGuid().ToString("N");
+
+        Assert.Equal(Enumerable.Reverse(mine), await WalkAsync(_a, "v1/files?limit=2", 2, test, out var aPages));
+        Assert.Equal([true, false], aPages.Select(p => p.HasMore));
+        Assert.Equal(Enumerable.Reverse(theirs), await WalkAsync(_b, "v1/files?limit=10", 10, test, out var bPages));
+        Assert.Equal([10, 10, 5], bPages.Select(p => p.Count));
+        Assert.Equal([true, true, false], bPages.Select(p => p.HasMore));
+        Assert.Equal(theirs, await WalkAsync(_b, "v1/files?order=asc&limit=7", 7, test, out _));
+        Assert.Empty(await WalkAsync(c, "v1/files", 10_000, test, out var cPages));
+        Assert.False(Assert.Single(cPages).HasMore);
+        // One of its own, alone: a single full page.
+        var only = await UploadAsync(c);
+        Assert.Equal([only], await WalkAsync(c, "v1/files", 10_000, test, out _));
+
+        // "before" walks back from a cursor; a cursor of another key's object gives nothing of theirs.
+        var page = await ListAsync(_b, $"v1/files?limit=3&before={theirs[10]}", test);
+        Assert.Equal(theirs[11..14].AsEnumerable().Reverse(), page.Ids);
+        Assert.Empty((await ListAsync(_a, $"v1/files?after={theirs[3]}", test)).Ids);
+
+        Assert.Equal(0, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        // The shared token lists the upstream's, everyone's.
+        var all = await ListAsync(RelayServer.ClientToken, "v1/files?limit=100", test);
+        Assert.Superset(mine.Concat(theirs).Append(only).ToHashSet(), all.Ids.ToHashSet());
+    }
+
+    [Fact]
+    public async Task AListFilters_AndShowsWhatItsOwnerLastSaw()
+    {
+        var batch = await UploadAsync(_a);
+        using var form = Upload("assistants");
+        using var client = _relay.CreateClient(_a);
+        using var created = await client.PostAsync("v1/files", form).DefaultTimeout();
+        var assistants = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        Assert.Equal([assistants], (await ListAsync(_a, "v1/files?purpose=assistants", "t")).Ids);
+        Assert.Equal([batch], (await ListAsync(_a, "v1/files?purpose=batch", "t")).Ids);
+
+        using var store = await PostAsync(_a, "v1/vector_stores", """{"name":"before"}""", "t");
+        var id = JsonDocument.Parse(await store.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        using var renamed = await PostAsync(_a, $"v1/vector_stores/{id}", """{"name":"after"}""", "t");
+        Assert.Equal(HttpStatusCode.OK, renamed.StatusCode);
+        var listed = await ListAsync(_a, "v1/vector_stores", "t");
+        Assert.Equal([id], listed.Ids);
+        Assert.Equal("after", listed.Items[0].GetProperty("name").GetString());
+        Assert.Empty((await ListAsync(_b, "v1/vector_stores", "t")).Ids);
+    }
+
+    [Fact]
     public async Task SharedMode_KeepsTodaysBehaviour()
     {
         await using var shared = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:AdminToken"] = AdminToken });
@@ -208,13 +270,62 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
 
     private static string KeyId(string key) => key[8..18];
 
-    private static MultipartFormDataContent Upload()
+    private sealed record Page(List<string> Ids, List<JsonElement> Items, bool HasMore, string? FirstId, string? LastId)
+    {
+        public int Count => Ids.Count;
+    }
+
+    private async Task<Page> ListAsync(string key, string path, string test)
+    {
+        using var response = await SendAsync(key, "GET", path, test);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var root = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("list", root.GetProperty("object").GetString());
+        var items = root.GetProperty("data").EnumerateArray().Select(e => e.Clone()).ToList();
+        var ids = items.Select(e => e.GetProperty("id").GetString()!).ToList();
+        var page = new Page(ids, items, root.GetProperty("has_more").GetBoolean(), root.GetProperty("first_id").GetString(), root.GetProperty("last_id").GetString());
+        Assert.Equal(ids.FirstOrDefault(), page.FirstId);
+        Assert.Equal(ids.LastOrDefault(), page.LastId);
+        return page;
+    }
+
+    /// <summary>Every page from the first, following <c>after=last_id</c> while <c>has_more</c>, as the SDKs do.</summary>
+    private Task<List<string>> WalkAsync(string key, string path, int limit, string test, out List<Page> pages)
+    {
+        var walked = new List<Page>();
+        pages = walked;
+        return WalkAsync(key, path, limit, test, walked);
+    }
+
+    private async Task<List<string>> WalkAsync(string key, string path, int limit, string test, List<Page> pages)
+    {
+        var ids = new List<string>();
+        var next = path;
+        while (true)
+        {
+            var page = await ListAsync(key, next, test);
+            pages.Add(page);
+            Assert.InRange(page.Count, 0, limit);
+            ids.AddRange(page.Ids);
+            if (!page.HasMore)
+            {
+                Assert.Equal(ids.Count, ids.Distinct().Count());
+                return ids;
+            }
+
+            Assert.Equal(limit, page.Count);
+            next = path + (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "after=" + page.LastId;
+        }
+    }
+
+    private static MultipartFormDataContent Upload(string purpose = "batch")
     {
         var form = new MultipartFormDataContent();
         var file = new ByteArrayContent(Encoding.UTF8.GetBytes("{\"custom_id\":\"1\"}\n"));
         file.Headers.ContentType = new MediaTypeHeaderValue("application/jsonl");
         form.Add(file, "file", "batch.jsonl");
-        form.Add(new StringContent("batch"), "purpose");
+        form.Add(new StringContent(purpose), "purpose");
         return form;
     }
 
