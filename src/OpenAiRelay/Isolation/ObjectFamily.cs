@@ -1,17 +1,19 @@
 namespace OpenAiRelay.Isolation;
 
 /// <summary>
-/// One family of stored upstream objects: its collection path under <c>/v1</c>, the name OpenAI's "No such ..."
-/// errors give it, and the words after the collection that are verbs rather than ids.
+/// One family of stored upstream objects: its collection path under <c>/v1</c>, how OpenAI words a missing one, the
+/// prefix of its ids, what its list holds, and the words after the collection that are verbs rather than ids.
 /// </summary>
 internal sealed class ObjectFamily
 {
     private readonly string[] _literals;
 
-    private ObjectFamily(string collection, string noun, string prefix, string? listed = null, params string[] literals)
+    private readonly Func<string, string> _missing;
+
+    private ObjectFamily(string collection, Func<string, string> missing, string prefix, string? listed = null, params string[] literals)
     {
         Collection = collection;
-        Noun = noun;
+        _missing = missing;
         Prefix = prefix;
         Listed = listed;
         _literals = literals;
@@ -20,26 +22,26 @@ internal sealed class ObjectFamily
     /// <summary>Every family, longest collection first so <c>fine_tuning/jobs</c> is not read as a shorter one.</summary>
     public static IReadOnlyList<ObjectFamily> All { get; } =
     [
-        new("fine_tuning/jobs", "FineTuningJob", "ftjob-", "fine_tuning.job"),
-        new("chat/completions", "ChatCompletion", "chatcmpl-", "chat.completion") { OldestFirst = true, Filters = ["model"] },
-        new("vector_stores", "VectorStore", "vs_", "vector_store"),
-        new("conversations", "Conversation", "conv_"),
-        new("containers", "Container", "cntr_", "container"),
-        new("assistants", "Assistant", "asst_", "assistant"),
-        new("responses", "Response", "resp_", null, "input_tokens", "compact"),
-        new("batches", "Batch", "batch_", "batch"),
-        new("uploads", "Upload", "upload_"),
-        new("threads", "Thread", "thread_", null, "runs"),
-        new("videos", "Video", "video_", "video"),
-        new("evals", "Eval", "eval_", "eval"),
-        new("files", "File", "file-", "file") { Filters = ["purpose"], DefaultLimit = 10_000, MaxLimit = 10_000 },
+        new("fine_tuning/jobs", Named("fine-tuning job"), "ftjob-", "fine_tuning.job"),
+        new("chat/completions", Legacy, "chatcmpl-", "chat.completion") { OldestFirst = true, Filters = ["model"] },
+        new("vector_stores", Named("vector store"), "vs_", "vector_store"),
+        new("conversations", static id => $"Conversation with id '{id}' not found.", "conv_"),
+        new("containers", Named("container"), "cntr_", "container"),
+        new("assistants", Named("assistant"), "asst_", "assistant"),
+        new("responses", Legacy, "resp_", null, "input_tokens", "compact"),
+        new("batches", Named("batch"), "batch_", "batch"),
+        new("uploads", Named("upload"), "upload_"),
+        new("threads", Named("thread"), "thread_", null, "runs"),
+        new("videos", Named("video"), "video_", "video"),
+        new("evals", Named("eval"), "eval_", "eval"),
+        new("files", static id => $"No such File object: {id}", "file-", "file") { Filters = ["purpose"], DefaultLimit = 10_000, MaxLimit = 10_000 },
     ];
 
     /// <summary>The collection's path under <c>/v1</c>, without slashes at either end.</summary>
     public string Collection { get; }
 
-    /// <summary>How OpenAI names one in its errors: <c>No such File object: file-abc</c>.</summary>
-    public string Noun { get; }
+    /// <summary>OpenAI's 404 message for an id of this family it does not have: <c>No such File object: file-abc</c>.</summary>
+    public string Missing(string id) => _missing(id);
 
     /// <summary>
     /// The <c>object</c> of this family's items when it has a list endpoint (<c>GET /v1/files</c>): a key's list is
@@ -77,4 +79,9 @@ internal sealed class ObjectFamily
 
         return false;
     }
+
+    // The wording of the upstream's own 404s, as the fake upstream models them (test/FakeOpenAi/Stored/Families.cs).
+    private static string Legacy(string id) => $"No object found with id '{id}'.";
+
+    private static Func<string, string> Named(string name) => id => $"No {name} found with id '{id}'.";
 }

@@ -36,7 +36,7 @@ internal sealed partial class ObjectIsolationStage(
         {
             if (route.ObjectId is { } named && !await ownership.IsOwnedByAsync(named, keyId, context.RequestAborted))
             {
-                await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(route.Family!.Noun, named));
+                await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(route.Family!.Missing(named)));
                 return;
             }
 
@@ -46,7 +46,7 @@ internal sealed partial class ObjectIsolationStage(
                 {
                     if (!await ownership.IsOwnedByAsync(id, keyId, context.RequestAborted))
                     {
-                        await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(NounOf(id), id));
+                        await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(MissingOf(id)));
                         return;
                     }
                 }
@@ -153,17 +153,17 @@ internal sealed partial class ObjectIsolationStage(
         route.Family?.Listed is not null && route.ObjectId is not null
         && (route.IsObject ? HttpMethods.IsGet(method) || HttpMethods.IsPost(method) : HttpMethods.IsPost(method) && route.Depth == 1);
 
-    private static string NounOf(string id)
+    private static string MissingOf(string id)
     {
         foreach (var family in ObjectFamily.All)
         {
             if (family.Owns(id))
             {
-                return family.Noun;
+                return family.Missing(id);
             }
         }
 
-        return "object";
+        return $"No object found with id '{id}'.";
     }
 
     private async Task ForgetAsync(string id)
