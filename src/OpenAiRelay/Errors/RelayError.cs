@@ -103,8 +103,8 @@ internal sealed record RelayError(int StatusCode, string Type, string Code, stri
     /// An object this key did not create through the relay, answered as OpenAI answers an id that does not exist: the
     /// key learns nothing of whether it exists for someone else.
     /// </summary>
-    public static RelayError NoSuchObject(string message) => new(
-        StatusCodes.Status404NotFound, "invalid_request_error", "not_found", message, ShouldRetry: false);
+    public static RelayError NoSuchObject(string message, string code = "not_found") => new(
+        StatusCodes.Status404NotFound, "invalid_request_error", code, message, ShouldRetry: false);
 
     /// <summary>The relay could not record who owns an object it just created (the database does not answer).</summary>
     public static readonly RelayError OwnershipUnavailable = new(

@@ -6,11 +6,13 @@ namespace OpenAiRelay.Isolation;
 /// <summary>
 /// The objects a response shows were created for the caller: the created object itself (its top-level <c>id</c>, or
 /// <c>response.id</c> of a stream's <c>response.created</c>), and what it made as a side effect: the file of a completed
-/// upload, the thread of a run created with its thread, the output and error files of a batch.
+/// upload, the thread of a run created with its thread, the output and error files of a batch, the model a
+/// fine-tuning job trained.
 /// </summary>
 internal static class CreatedObjects
 {
-    private static readonly string[] s_sideEffects = ["output_file_id", "error_file_id", "thread_id"];
+    private static readonly (string Field, string Kind)[] s_sideEffects =
+        [("output_file_id", "file"), ("error_file_id", "file"), ("thread_id", "thread"), ("fine_tuned_model", "model")];
 
     public static IReadOnlyList<OwnedObject> Read(JsonElement root, string ownerKeyId, DateTimeOffset now)
     {
@@ -28,11 +30,11 @@ internal static class CreatedObjects
             Add(found, file, ownerKeyId, now);
         }
 
-        foreach (var name in s_sideEffects)
+        foreach (var (name, kind) in s_sideEffects)
         {
             if (created.TryGetProperty(name, out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { } value && ObjectReferences.LooksLikeObjectId(value))
             {
-                found.Add(new OwnedObject(value, name == "thread_id" ? "thread" : "file", ownerKeyId, null, now));
+                found.Add(new OwnedObject(value, kind, ownerKeyId, null, now));
             }
         }
 

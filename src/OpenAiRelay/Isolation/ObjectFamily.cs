@@ -35,6 +35,9 @@ internal sealed class ObjectFamily
         new("videos", Named("video"), "video_", "video"),
         new("evals", Named("eval"), "eval_", "eval"),
         new("files", static id => $"No such File object: {id}", "file-", "file") { Filters = ["purpose"], DefaultLimit = 10_000, MaxLimit = 10_000 },
+
+        // Only fine-tuned models are objects a key owns (a job's fine_tuned_model); the base models are everyone's.
+        new("models", static id => $"The model '{id}' does not exist or you do not have access to it.", "ft:") { OnlyOwnIds = true, MissingCode = "model_not_found" },
     ];
 
     /// <summary>Every family, longest collection first (a span: walking it allocates nothing on the request path).</summary>
@@ -54,6 +57,12 @@ internal sealed class ObjectFamily
 
     /// <summary>Lists oldest first unless the client asks (<c>GET /v1/chat/completions</c>, as OpenAI).</summary>
     public bool OldestFirst { get; private init; }
+
+    /// <summary>A path names an object of this family only when the id has its prefix (<c>/v1/models/ft:...</c>).</summary>
+    public bool OnlyOwnIds { get; private init; }
+
+    /// <summary>The <c>code</c> of OpenAI's 404 for a missing one (<c>model_not_found</c> for models).</summary>
+    public string MissingCode { get; private init; } = "not_found";
 
     /// <summary>A page's size when the client sets no <c>limit</c> (OpenAI's: 20, files 10,000).</summary>
     public int DefaultLimit { get; private init; } = 20;

@@ -36,7 +36,7 @@ internal sealed partial class ObjectIsolationStage(
         {
             if (route.ObjectId is { } named && !await ownership.IsOwnedByAsync(named, keyId, context.RequestAborted))
             {
-                await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(route.Family!.Missing(named)));
+                await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(route.Family!.Missing(named), route.Family.MissingCode));
                 return;
             }
 
@@ -46,7 +46,7 @@ internal sealed partial class ObjectIsolationStage(
                 {
                     if (!await ownership.IsOwnedByAsync(id, keyId, context.RequestAborted))
                     {
-                        await RelayErrorWriter.RefuseAsync(context, RelayError.NoSuchObject(MissingOf(id)));
+                        await RelayErrorWriter.RefuseAsync(context, MissingOf(id));
                         return;
                     }
                 }
@@ -76,14 +76,13 @@ internal sealed partial class ObjectIsolationStage(
 
         var creates = Creates(request.Method, route);
         var refreshes = Refreshes(request.Method, route);
-        if (!creates && !refreshes)
+        // A delete of an object forgets it before its answer reaches the client (a JSON answer is held for that, as a
+        // create's is), so the list the client asks for next no longer shows it.
+        var deletes = HttpMethods.IsDelete(request.Method) && route.IsObject;
+        var forgotten = false;
+        if (!creates && !refreshes && !deletes)
         {
             await next(context);
-            if (HttpMethods.IsDelete(request.Method) && route.IsObject && context.Response.StatusCode is >= 200 and < 300)
-            {
-                await ForgetAsync(route.ObjectId!);
-            }
-
             return;
         }
 
@@ -99,12 +98,23 @@ internal sealed partial class ObjectIsolationStage(
             {
                 await ownership.RecordAsync(CreatedObjects.Read(root, keyId, now), CancellationToken.None);
             }
+
+            if (deletes)
+            {
+                forgotten = true;
+                await ForgetAsync(route.ObjectId!);
+            }
         });
         context.Response.Body = capture;
         await next(context);
         try
         {
             await capture.CompleteAsync(context.RequestAborted);
+            if (deletes && !forgotten && context.Response.StatusCode is >= 200 and < 300)
+            {
+                // An answer that was not held (not JSON): forgotten just after it.
+                await ForgetAsync(route.ObjectId!);
+            }
         }
         catch (DbException e)
         {
@@ -128,7 +138,8 @@ internal sealed partial class ObjectIsolationStage(
 
     /// <summary>
     /// A request whose response may name objects made for the caller: a create on a collection (a stream's first event
-    /// included), a thread created with its run, an upload completed into a file, a batch read back with its files.
+    /// included), a thread created with its run, an upload completed into a file, a batch read back with its files, a
+    /// fine-tuning job read back with its model.
     /// </summary>
     private static bool Creates(string method, ObjectRoute route)
     {
@@ -139,10 +150,17 @@ internal sealed partial class ObjectIsolationStage(
 
         if (HttpMethods.IsPost(method))
         {
-            return route.ObjectId is null || (family.Collection is "uploads" && route.Depth == 1) || (family.Collection is "batches" && route.Depth == 1);
+            if (family.Collection is "videos" && route.Depth == 1)
+            {
+                // POST /v1/videos/{id}/remix makes a new video: the caller's, as any create.
+                return true;
+            }
+
+            return route.ObjectId is null || (family.Collection is "uploads" or "batches" or "fine_tuning/jobs" && route.Depth == 1);
         }
 
-        return HttpMethods.IsGet(method) && family.Collection is "batches" && route.IsObject;
+        // A batch read back names its output files; a fine-tuning job, its fine-tuned model.
+        return HttpMethods.IsGet(method) && family.Collection is "batches" or "fine_tuning/jobs" && route.IsObject;
     }
 
     /// <summary>
@@ -153,17 +171,17 @@ internal sealed partial class ObjectIsolationStage(
         route.Family?.Listed is not null && route.ObjectId is not null
         && (route.IsObject ? HttpMethods.IsGet(method) || HttpMethods.IsPost(method) : HttpMethods.IsPost(method) && route.Depth == 1);
 
-    private static string MissingOf(string id)
+    private static RelayError MissingOf(string id)
     {
         foreach (var family in ObjectFamily.All)
         {
             if (family.Owns(id))
             {
-                return family.Missing(id);
+                return RelayError.NoSuchObject(family.Missing(id), family.MissingCode);
             }
         }
 
-        return $"No object found with id '{id}'.";
+        return RelayError.NoSuchObject($"No object found with id '{id}'.");
     }
 
     private async Task ForgetAsync(string id)

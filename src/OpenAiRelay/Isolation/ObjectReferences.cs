@@ -7,7 +7,7 @@ namespace OpenAiRelay.Isolation;
 /// The upstream object ids a JSON request body refers to: <c>previous_response_id</c>, <c>conversation</c> (an id or
 /// <c>{"id"}</c>), <c>input_file_id</c>, <c>file_id</c>, <c>file_ids</c>, <c>vector_store_ids</c> (in tools and tool
 /// resources too), <c>training_file</c>, <c>validation_file</c>, <c>assistant_id</c>, <c>thread_id</c>, a tool's
-/// <c>container</c>, and any other property named <c>*_id</c> or <c>*_ids</c> whose value has the prefix of an
+/// <c>container</c>, a <c>model</c> that is a fine-tuned one (<c>ft:...</c>), and any other property named <c>*_id</c> or <c>*_ids</c> whose value has the prefix of an
 /// object id (a field added to the API later is checked without a change here). Values of other properties (prompts,
 /// free text) are never looked at.
 /// </summary>
@@ -17,12 +17,12 @@ internal static class ObjectReferences
     private static readonly string[] s_prefixes =
     [
         "file-", "upload_", "batch_", "vs_", "vsfb_", "resp_", "conv_", "chatcmpl-", "asst_", "thread_", "run_", "ftjob-",
-        "eval_", "evalrun_", "cntr_", "video_",
+        "eval_", "evalrun_", "cntr_", "video_", "ft:",
     ];
 
     // Quick test before a walk: a body without any of these bytes names no object (most chat requests).
     private static readonly byte[][] s_markers =
-        [.. new[] { "_id\"", "_ids\"", "\"conversation\"", "_file\"", "\"container\"" }.Select(Encoding.UTF8.GetBytes)];
+        [.. new[] { "_id\"", "_ids\"", "\"conversation\"", "_file\"", "\"container\"", "\"ft:" }.Select(Encoding.UTF8.GetBytes)];
 
     /// <summary>True when <paramref name="value"/> has the shape of an object id the relay records.</summary>
     public static bool LooksLikeObjectId(string value)
@@ -72,6 +72,8 @@ internal static class ObjectReferences
                         {
                             null when opened.TryPeek(out var frame) && frame is { Array: true, Name: { } array } && NamesIds(array) => array,
                             "id" when opened.TryPeek(out var frame) && frame is { Array: false, Name: "conversation" } => "conversation",
+                            // An eval run's data source names its file: {"source":{"type":"file_id","id":"file-..."}}.
+                            "id" when opened.TryPeek(out var frame) && frame is { Array: false, Name: "source" } => "source",
                             { } name when NamesIds(name) => name,
                             _ => null,
                         };
@@ -109,5 +111,5 @@ internal static class ObjectReferences
 
     private static bool NamesIds(string name) =>
         name.EndsWith("_id", StringComparison.Ordinal) || name.EndsWith("_ids", StringComparison.Ordinal)
-        || name is "conversation" or "training_file" or "validation_file" or "container";
+        || name is "conversation" or "training_file" or "validation_file" or "container" or "model";
 }

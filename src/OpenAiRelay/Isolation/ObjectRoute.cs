@@ -44,6 +44,12 @@ internal readonly record struct ObjectRoute(ObjectFamily? Family, string? Object
                 return new ObjectRoute(family, null, 1);
             }
 
+            if (family.OnlyOwnIds && !id.StartsWith(family.Prefix, StringComparison.Ordinal))
+            {
+                // GET /v1/models/gpt-4o: not an object anyone owns.
+                return default;
+            }
+
             var depth = slash < 0 ? 0 : rest[(slash + 1)..].Count('/') + 1;
             return new ObjectRoute(family, id.ToString(), depth);
         }

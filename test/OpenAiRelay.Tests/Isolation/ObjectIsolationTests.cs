@@ -248,6 +248,44 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFineTunedModelOfA_CannotBeUsedOrReadByB()
+    {
+        var training = await UploadAsync(_a);
+        using var client = _relay.CreateClient(_a);
+        using var create = Post("v1/fine_tuning/jobs", $$"""{"model":"gpt-4o-mini","training_file":"{{training}}","suffix":"alice"}""", "t");
+        create.Headers.Add("x-fake-job-status", "succeeded");
+        using var created = await client.SendAsync(create).DefaultTimeout();
+        var text = await created.Content.ReadAsStringAsync();
+        var model = JsonDocument.Parse(text).RootElement.GetProperty("fine_tuned_model").GetString() ?? text;
+        Assert.True(model.StartsWith("ft:gpt-4o-mini", StringComparison.Ordinal), text);
+
+        var test = Guid.NewGuid().ToString("N");
+        var chat = $$"""{"model":"{{model}}","messages":[{"role":"user","content":"hi"}]}""";
+        using (var refused = await PostAsync(_b, "v1/chat/completions", chat, test))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+            var error = await ErrorAsync(refused);
+            Assert.Equal("model_not_found", error.GetProperty("code").GetString());
+            Assert.Equal($"The model '{model}' does not exist or you do not have access to it.", error.GetProperty("message").GetString());
+        }
+
+        using (var read = await SendAsync(_b, "GET", $"v1/models/{model}", test))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        }
+
+        Assert.Equal(0, _fake.Requests.Count(r => r.Headers.GetValueOrDefault("x-test-id") == test));
+        // The model the job made is A's (recorded as the create answer passed), and the base models are everyone's.
+        using (var own = await PostAsync(_a, "v1/chat/completions", chat, test))
+        {
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        }
+
+        using var shared = await SendAsync(_b, "GET", "v1/models/gpt-4o-mini", test);
+        Assert.Equal(HttpStatusCode.OK, shared.StatusCode);
+    }
+
+    [Fact]
     public async Task SharedMode_KeepsTodaysBehaviour()
     {
         await using var shared = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:AdminToken"] = AdminToken });

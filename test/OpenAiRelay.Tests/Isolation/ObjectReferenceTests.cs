@@ -20,6 +20,8 @@ public sealed class ObjectReferenceTests
     [InlineData("/responses/input_tokens", "responses", null, 1)]
     [InlineData("/threads/runs", "threads", null, 1)]
     [InlineData("/conversations/conv_1/items/msg_2", "conversations", "conv_1", 2)]
+    [InlineData("/models/ft:gpt-4o-mini:acme::abc", "models", "ft:gpt-4o-mini:acme::abc", 0)]
+    [InlineData("/models", "models", null, 0)]
     public void APath_NamesItsTopLevelObject(string remainder, string family, string? id, int depth)
     {
         var route = ObjectRoute.Parse(remainder);
@@ -29,8 +31,7 @@ public sealed class ObjectReferenceTests
     }
 
     [Theory]
-    [InlineData("/models")]
-    [InlineData("/models/ft:gpt-4o-mini:acme::abc")]
+    [InlineData("/models/gpt-4o-mini")]
     [InlineData("/embeddings")]
     [InlineData("/filesystem/x")]
     [InlineData("/realtime/client_secrets")]

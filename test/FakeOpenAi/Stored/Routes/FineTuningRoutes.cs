@@ -51,6 +51,15 @@ internal static class FineTuningRoutes
         job["suffix"] = JsonRead.String(body, "suffix");
         job["metadata"] = StoredApi.Field(body, "metadata");
         AddEvent(x, job["id"]!.GetValue<string>(), "Validating training file: " + JsonRead.String(body, "training_file"));
+        if (x.Request.Headers["x-fake-job-status"] == "succeeded")
+        {
+            // A job that has already finished, for tests of what it produced: the fine-tuned model, named as OpenAI does.
+            var id = job["id"]!.GetValue<string>();
+            job["status"] = "succeeded";
+            job["fine_tuned_model"] = $"ft:{JsonRead.String(body, "model")}:org-fake:{JsonRead.String(body, "suffix") ?? "custom"}:{id[^8..]}";
+            job["finished_at"] = x.State.UnixNow;
+        }
+
         return job;
     }
 
