@@ -86,6 +86,9 @@ internal sealed partial class ObjectIsolationStage(
             return;
         }
 
+        // The relay reads this answer, so it asks for it uncompressed, as metering does for usage (RFC 9110 12.5.3): a
+        // compressed create could not be read, and its object would belong to no one, not even its creator.
+        request.Headers.AcceptEncoding = "identity";
         var now = time.GetUtcNow();
         var capture = new OwnershipCaptureStream(context.Response.Body, context.Response, async root =>
         {
