@@ -32,6 +32,7 @@ internal sealed partial class ObjectIsolationStage(
 
         var request = context.Request;
         var route = ObjectRoute.Parse(RelayPaths.Remainder(request));
+        bool? stores = null;
         try
         {
             if (route.ObjectId is { } named && !await ownership.IsOwnedByAsync(named, keyId, context.RequestAborted))
@@ -42,6 +43,7 @@ internal sealed partial class ObjectIsolationStage(
 
             if (HttpMethods.IsPost(request.Method) && await RequestBodyInspector.BufferJsonAsync(request, context.RequestAborted) is { } body)
             {
+                stores = route.IsCollection ? StoreOption.Read(body.Span) : null;
                 foreach (var (_, id) in ObjectReferences.Find(body.Span))
                 {
                     if (!await ownership.IsOwnedByAsync(id, keyId, context.RequestAborted))
@@ -74,7 +76,8 @@ internal sealed partial class ObjectIsolationStage(
             return;
         }
 
-        var creates = Creates(request.Method, route);
+        // A chat completion is an object only when stored (store: true); a response unless store: false.
+        var creates = Creates(request.Method, route) && (!route.IsCollection || StoreOption.Keeps(route, stores));
         var refreshes = Refreshes(request.Method, route);
         // A delete of an object forgets it before its answer reaches the client (a JSON answer is held for that, as a
         // create's is), so the list the client asks for next no longer shows it.

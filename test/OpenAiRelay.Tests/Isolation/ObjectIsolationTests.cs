@@ -286,6 +286,26 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OnlyWhatTheUpstreamKeeps_IsRecorded_AStoredChatCompletionOrAResponseNotStoreFalse()
+    {
+        var store = _relay.Services.GetRequiredService<ObjectOwnershipStore>();
+        async Task<OwnedObject?> CreatedAsync(string path, string json)
+        {
+            using var response = await PostAsync(_a, path, json, "t");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var id = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+            return await store.GetAsync(id, CancellationToken.None);
+        }
+
+        const string chat = "\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        Assert.Null(await CreatedAsync("v1/chat/completions", "{" + chat + "}"));
+        Assert.Null(await CreatedAsync("v1/chat/completions", "{" + chat + ",\"store\":false}"));
+        Assert.Equal(KeyId(_a), (await CreatedAsync("v1/chat/completions", "{" + chat + ",\"metadata\":{\"store\":\"x\"},\"store\":true}"))?.OwnerKeyId);
+        Assert.NotNull(await CreatedAsync("v1/responses", """{"model":"gpt-4o-mini","input":"hi"}"""));
+        Assert.Null(await CreatedAsync("v1/responses", """{"model":"gpt-4o-mini","input":"hi","store":false}"""));
+    }
+
+    [Fact]
     public async Task SharedMode_KeepsTodaysBehaviour()
     {
         await using var shared = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:AdminToken"] = AdminToken });
