@@ -32,6 +32,17 @@ internal sealed partial class ObjectIsolationStage(
 
         var request = context.Request;
         var route = ObjectRoute.Parse(RelayPaths.Remainder(request));
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+        {
+            // A WebSocket session: its events are checked as they pass. Responses WebSocket mode creates responses,
+            // recorded as the key's; a Realtime session's responses are not stored objects.
+            var recordsResponses = route.Family?.Collection == "responses";
+            var clock = time;
+            context.Features.Set<IHttpUpgradeFeature>(new IsolatedUpgradeFeature(upgrade, stream => new IsolatedUpgradedStream(stream, keyId, recordsResponses, ownership, clock)));
+            await next(context);
+            return;
+        }
+
         bool? stores = null;
         try
         {

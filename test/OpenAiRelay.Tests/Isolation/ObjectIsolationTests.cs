@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using FakeOpenAi;
@@ -304,6 +305,50 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
         Assert.NotNull(await CreatedAsync("v1/responses", """{"model":"gpt-4o-mini","input":"hi"}"""));
         Assert.Null(await CreatedAsync("v1/responses", """{"model":"gpt-4o-mini","input":"hi","store":false}"""));
     }
+
+    [Fact]
+    public async Task OverAWebSocket_AResponseIsItsCreatorsBeforeItsIdArrives_AndAnotherKeyNamingItEndsItsSessionUnsent()
+    {
+        using var a = await ResponsesSocketAsync(_a);
+        await SendAsync(a, """{"type":"response.create","model":"gpt-4o-mini","input":"hi"}""");
+        var created = await a.ReceiveJsonAsync();
+        Assert.Equal("response.created", created.GetProperty("type").GetString());
+        var id = created.GetProperty("response").GetProperty("id").GetString()!;
+        // At the moment A read the id, the row was there.
+        Assert.Equal(KeyId(_a), (await _relay.Services.GetRequiredService<ObjectOwnershipStore>().GetAsync(id, CancellationToken.None))?.OwnerKeyId);
+        while ((await a.ReceiveJsonAsync()).GetProperty("type").GetString() != "response.completed")
+        {
+        }
+
+        // A chains its own response in the same session.
+        await SendAsync(a, $$"""{"type":"response.create","model":"gpt-4o-mini","input":"more","previous_response_id":"{{id}}"}""");
+        Assert.Equal("response.created", (await a.ReceiveJsonAsync()).GetProperty("type").GetString());
+
+        // B names it: the session ends, and the upstream never gets B's event.
+        using var b = await ResponsesSocketAsync(_b);
+        var marker = "marker-" + Guid.NewGuid().ToString("N");
+        await SendAsync(b, $$"""{"type":"response.create","model":"gpt-4o-mini","input":"{{marker}}","previous_response_id":"{{id}}"}""");
+        var ended = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            while (true)
+            {
+                await b.ReceiveJsonAsync();
+            }
+        });
+        Assert.True(ended is WebSocketException or System.Text.Json.JsonException or IOException, ended.ToString());
+        Assert.DoesNotContain(_fake.Requests, r => r.WebSocketMessages.Any(m => m.Contains(marker, StringComparison.Ordinal)));
+    }
+
+    private async Task<ClientWebSocket> ResponsesSocketAsync(string key)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + key);
+        await socket.ConnectAsync(new Uri(_relay.BaseAddress.ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/responses"), CancellationToken.None).DefaultTimeout();
+        return socket;
+    }
+
+    private static Task SendAsync(ClientWebSocket socket, string json) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).DefaultTimeout();
 
     [Fact]
     public async Task SharedMode_KeepsTodaysBehaviour()
