@@ -9,11 +9,11 @@ internal sealed class IsolationOptions
     public const string PerKey = "per-key";
 
     /// <summary>
-    /// <c>shared</c> (for now the default: every token reaches every object, as before) or <c>per-key</c>: a client
-    /// key reaches by id, and names in a request body, only objects it created through the relay; a shared
-    /// <c>RELAY_TOKEN</c> reaches all of them.
+    /// <c>per-key</c> (the default): a client key reaches by id, names in a request body or a WebSocket event, and
+    /// lists only the objects it created through the relay; a shared <c>RELAY_TOKEN</c> reaches all of them, so a
+    /// relay without client keys works as before. <c>shared</c>: every token reaches every object.
     /// </summary>
-    public string Mode { get; set; } = Shared;
+    public string Mode { get; set; } = PerKey;
 
     public bool IsPerKey => string.Equals(Mode, PerKey, StringComparison.OrdinalIgnoreCase);
 }

@@ -350,18 +350,37 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
     private static Task SendAsync(ClientWebSocket socket, string json) =>
         socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).DefaultTimeout();
 
-    [Fact]
-    public async Task SharedMode_KeepsTodaysBehaviour()
+    [Theory]
+    [InlineData(null, HttpStatusCode.NotFound)]
+    [InlineData("per-key", HttpStatusCode.NotFound)]
+    [InlineData("shared", HttpStatusCode.OK)]
+    public async Task KeysAreKeptApartByDefault_AndSharedModeKeepsTheOldBehaviour(string? mode, HttpStatusCode bReadsAsFile)
     {
-        await using var shared = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:AdminToken"] = AdminToken });
-        var (a, _) = await CreateKeyAsync(shared, new { name = "a" });
-        var (b, _) = await CreateKeyAsync(shared, new { name = "b" });
+        var settings = new Dictionary<string, string?> { ["Relay:AdminToken"] = AdminToken };
+        if (mode is not null)
+        {
+            settings["Relay:Isolation:Mode"] = mode;
+        }
+
+        await using var relay = await RelayServer.StartAsync(_fake.BaseAddress.ToString(), settings);
+        var (a, _) = await CreateKeyAsync(relay, new { name = "a" });
+        var (b, _) = await CreateKeyAsync(relay, new { name = "b" });
         using var upload = Upload();
-        using var client = shared.CreateClient(a);
+        using var client = relay.CreateClient(a);
         using var created = await client.PostAsync("v1/files", upload).DefaultTimeout();
         var file = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
-        using var other = shared.CreateClient(b);
-        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync($"v1/files/{file}").DefaultTimeout()).StatusCode);
+        using var other = relay.CreateClient(b);
+        Assert.Equal(bReadsAsFile, (await other.GetAsync($"v1/files/{file}").DefaultTimeout()).StatusCode);
+        // The shared RELAY_TOKEN reaches it in every mode: a relay without client keys works as it always did.
+        using var shared = relay.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await shared.GetAsync($"v1/files/{file}").DefaultTimeout()).StatusCode);
+    }
+
+    [Fact]
+    public async Task ABadMode_StopsTheRelayAtStartUp()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:Isolation:Mode"] = "per-user" }));
+        Assert.Contains("Relay:Isolation:Mode", error.ToString(), StringComparison.Ordinal);
     }
 
     private Task<RelayServer> StartRelayAsync() => RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?>
