@@ -7,6 +7,7 @@ using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
 using OpenAiRelay.Policy;
+using OpenAiRelay.Isolation;
 using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Admin;
@@ -58,6 +59,9 @@ internal static partial class AdminEndpoints
         admin.MapDelete("/keys/{nameOrKeyId}", RevokeKeyAsync);
         admin.MapGet("/usage", UsageAsync);
         admin.MapGet("/audit", AuditAsync);
+        admin.MapGet("/objects", ListObjectsAsync);
+        admin.MapPost("/objects/{objectId}/assign", AssignObjectAsync);
+        admin.MapPost("/objects/{objectId}/release", ReleaseObjectAsync);
     }
 
     private static bool IsAdmin(HttpRequest request, byte[] expected)
@@ -262,6 +266,91 @@ internal static partial class AdminEndpoints
         {
             var entries = await keys.AuditAsync(from, context.RequestAborted);
             return Json(StatusCodes.Status200OK, writer => AdminJson.WriteAudit(writer, entries));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    private static async Task<IResult> ListObjectsAsync(HttpContext context, ObjectAdministration objects, string? key, string? kind, bool? unowned, int? limit)
+    {
+        try
+        {
+            string? owner = null;
+            if (key is not null)
+            {
+                owner = (await objects.FindKeyAsync(key, context.RequestAborted))?.KeyId;
+                if (owner is null)
+                {
+                    return Error(context, AdminErrors.KeyNotFound);
+                }
+            }
+
+            var found = await objects.ListAsync(owner, unowned == true, kind, Math.Clamp(limit ?? 100, 1, 10_000), context.RequestAborted);
+            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteObjects(writer, found));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    /// <summary><c>{"key": "name or key id", "kind": "file"}</c> (the kind only for an object the relay never saw).</summary>
+    private static async Task<IResult> AssignObjectAsync(HttpContext context, string objectId, ObjectAdministration objects, ObjectOwnership ownership)
+    {
+        string? key, kind;
+        try
+        {
+            using var body = JsonDocument.Parse(await ReadBodyAsync(context));
+            key = body.RootElement.TryGetProperty("key", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString() : null;
+            kind = body.RootElement.TryGetProperty("kind", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException)
+        {
+            return Error(context, AdminErrors.BadRequest("The body must be a JSON object such as {\"key\": \"alice\"} (with \"kind\" for an object the relay never saw)."));
+        }
+
+        if (string.IsNullOrEmpty(key))
+        {
+            return Error(context, AdminErrors.BadRequest("'key' is required: the name or key id of the key that owns the object from now on."));
+        }
+
+        try
+        {
+            var owner = await objects.FindKeyAsync(key, context.RequestAborted);
+            if (owner is null)
+            {
+                return Error(context, AdminErrors.KeyNotFound);
+            }
+
+            if (!await objects.AssignAsync(objectId, owner, kind, AdminActor.Api(context), context.RequestAborted))
+            {
+                return Error(context, AdminErrors.ObjectNotFound);
+            }
+
+            // This instance at once; the others within their cache's minute.
+            ownership.Invalidate(objectId);
+            var assigned = await objects.GetAsync(objectId, context.RequestAborted);
+            return Json(StatusCodes.Status200OK, writer => AdminJson.WriteObjects(writer, assigned is null ? [] : [assigned]));
+        }
+        catch (DbException)
+        {
+            return Error(context, AdminErrors.StorageUnavailable);
+        }
+    }
+
+    private static async Task<IResult> ReleaseObjectAsync(HttpContext context, string objectId, ObjectAdministration objects, ObjectOwnership ownership)
+    {
+        try
+        {
+            if (!await objects.ReleaseAsync(objectId, AdminActor.Api(context), context.RequestAborted))
+            {
+                return Error(context, AdminErrors.ObjectNotFound);
+            }
+
+            ownership.Invalidate(objectId);
+            return Results.NoContent();
         }
         catch (DbException)
         {

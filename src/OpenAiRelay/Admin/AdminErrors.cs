@@ -15,6 +15,9 @@ internal static class AdminErrors
     public static readonly RelayError StorageUnavailable = new(
         StatusCodes.Status503ServiceUnavailable, "server_error", "ledger_unavailable", "The relay's database is not answering. Retry shortly.");
 
+    public static readonly RelayError ObjectNotFound = new(
+        StatusCodes.Status404NotFound, "invalid_request_error", "object_not_found", "The relay has no record of this object; give its kind to record it.", ShouldRetry: false);
+
     public static RelayError BadRequest(string message) => new(StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, ShouldRetry: false);
 
     public static RelayError Conflict(string message) => new(StatusCodes.Status409Conflict, "invalid_request_error", "key_name_taken", message, ShouldRetry: false);

@@ -12,6 +12,8 @@ internal sealed class ObjectAdministration(ObjectOwnershipStore store, ClientKey
     public Task<IReadOnlyList<OwnedObject>> ListAsync(string? ownerKeyId, bool unowned, string? kind, int limit, CancellationToken cancellationToken) =>
         store.ListAsync(ownerKeyId, unowned, kind, limit, cancellationToken);
 
+    public Task<OwnedObject?> GetAsync(string objectId, CancellationToken cancellationToken) => store.GetAsync(objectId, cancellationToken);
+
     /// <summary>The active key named <paramref name="nameOrKeyId"/> (its name, or its key id), or null.</summary>
     public async Task<StoredClientKey?> FindKeyAsync(string nameOrKeyId, CancellationToken cancellationToken)
     {

@@ -160,6 +160,7 @@ internal static partial class RelayApplication
         services.AddSingleton<KeyAuthenticator>();
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<KeyAdministration>();
+        services.AddSingleton<ObjectAdministration>();
         services.AddSingleton<UsageLedger>();
         // TryAdd: a test may substitute the ledger the request path sees.
         services.TryAddSingleton<IUsageLedger>(static sp => sp.GetRequiredService<UsageLedger>());

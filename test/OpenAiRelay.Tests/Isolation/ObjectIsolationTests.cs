@@ -377,6 +377,42 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheAdminApi_ListsAssignsAndReleasesObjects_AndTheChangeAppliesAtOnceOnItsInstance()
+    {
+        var file = await UploadAsync(_a);
+        using var admin = _relay.CreateClient(AdminToken);
+        var listed = JsonDocument.Parse(await admin.GetStringAsync(new Uri("admin/objects?key=alice", UriKind.Relative)).DefaultTimeout()).RootElement;
+        Assert.Equal([file], listed.GetProperty("data").EnumerateArray().Select(o => o.GetProperty("id").GetString()));
+        Assert.Equal(_a[..18], listed.GetProperty("data")[0].GetProperty("owner").GetString());
+
+        // B reads it once (cached as A's), then the operator gives it to B: B reaches it at once, A no longer.
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(_b, "GET", $"v1/files/{file}", "t")).StatusCode);
+        using (var assign = await admin.PostAsync(new Uri($"admin/objects/{file}/assign", UriKind.Relative), new StringContent("""{"key":"bob"}""", Encoding.UTF8, "application/json")).DefaultTimeout())
+        {
+            Assert.Equal(HttpStatusCode.OK, assign.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(_b, "GET", $"v1/files/{file}", "t")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(_a, "GET", $"v1/files/{file}", "t")).StatusCode);
+        using (var unknown = await admin.PostAsync(new Uri("admin/objects/file-neverseen/assign", UriKind.Relative), new StringContent("""{"key":"bob"}""", Encoding.UTF8, "application/json")).DefaultTimeout())
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        }
+
+        using (var release = await admin.PostAsync(new Uri($"admin/objects/{file}/release", UriKind.Relative), null).DefaultTimeout())
+        {
+            Assert.Equal(HttpStatusCode.NoContent, release.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(_b, "GET", $"v1/files/{file}", "t")).StatusCode);
+        var unowned = JsonDocument.Parse(await admin.GetStringAsync(new Uri("admin/objects?unowned=true", UriKind.Relative)).DefaultTimeout()).RootElement;
+        Assert.Contains(file, unowned.GetProperty("data").EnumerateArray().Select(o => o.GetProperty("id").GetString()));
+        // A client key is no admin.
+        using var client = _relay.CreateClient(_a);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(new Uri("admin/objects", UriKind.Relative)).DefaultTimeout()).StatusCode);
+    }
+
+    [Fact]
     public async Task ABadMode_StopsTheRelayAtStartUp()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => RelayServer.StartAsync(_fake.BaseAddress.ToString(), new Dictionary<string, string?> { ["Relay:Isolation:Mode"] = "per-user" }));
