@@ -94,7 +94,9 @@ internal sealed partial class ObjectIsolationStage(
         // create's is), so the list the client asks for next no longer shows it.
         var deletes = HttpMethods.IsDelete(request.Method) && route.IsObject;
         var forgotten = false;
-        if (!creates && !refreshes && !deletes)
+        // The list of models names every fine-tuned model of the account: a key sees only its own among them.
+        var filtersModels = HttpMethods.IsGet(request.Method) && route.IsCollection && route.Family!.OnlyOwnIds;
+        if (!creates && !refreshes && !deletes && !filtersModels)
         {
             await next(context);
             return;
@@ -121,6 +123,8 @@ internal sealed partial class ObjectIsolationStage(
                 forgotten = true;
                 await ForgetAsync(route.ObjectId!);
             }
+
+            return filtersModels ? await OwnModelsAsync(root, route.Family!, keyId) : null;
         });
         context.Response.Body = capture;
         await next(context);
@@ -187,6 +191,57 @@ internal sealed partial class ObjectIsolationStage(
     private static bool Refreshes(string method, ObjectRoute route) =>
         route.Family?.Listed is not null && route.ObjectId is not null
         && (route.IsObject ? HttpMethods.IsGet(method) || HttpMethods.IsPost(method) : HttpMethods.IsPost(method) && route.Depth == 1);
+
+    /// <summary>The list of models without the fine-tuned ones another key owns (or none does); null when it names none.</summary>
+    private async Task<byte[]?> OwnModelsAsync(System.Text.Json.JsonElement root, ObjectFamily family, string keyId)
+    {
+        if (root.ValueKind != System.Text.Json.JsonValueKind.Object || !root.TryGetProperty("data", out var data) || data.ValueKind != System.Text.Json.JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        var kept = new List<System.Text.Json.JsonElement>();
+        var dropped = false;
+        foreach (var model in data.EnumerateArray())
+        {
+            var id = model.TryGetProperty("id", out var value) && value.ValueKind == System.Text.Json.JsonValueKind.String ? value.GetString() : null;
+            if (id is not null && family.Owns(id) && !await ownership.IsOwnedByAsync(id, keyId, CancellationToken.None))
+            {
+                dropped = true;
+                continue;
+            }
+
+            kept.Add(model);
+        }
+
+        if (!dropped)
+        {
+            return null;
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.NameEquals("data"))
+                {
+                    writer.WriteStartArray("data");
+                    kept.ForEach(model => model.WriteTo(writer));
+                    writer.WriteEndArray();
+                }
+                else
+                {
+                    property.WriteTo(writer);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
 
     private static RelayError MissingOf(string id)
     {

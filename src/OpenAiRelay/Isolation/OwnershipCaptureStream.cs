@@ -10,12 +10,15 @@ namespace OpenAiRelay.Isolation;
 /// then it flows unbuffered. An error answer, or a body larger than <see cref="MaxHeldBytes"/>, passes untouched and
 /// records nothing (its objects then belong to no key: default deny, never a wrong owner).
 /// </summary>
-internal sealed class OwnershipCaptureStream(Stream inner, HttpResponse response, Func<JsonElement, Task> record)
+internal sealed class OwnershipCaptureStream(Stream inner, HttpResponse response, Func<JsonElement, Task<byte[]?>> record)
     : DelegatingStream(inner)
 {
     public const int MaxHeldBytes = 1024 * 1024;
 
     private MemoryStream? _held;
+
+    // What a held JSON body is sent as instead, when the check rewrote it (a list with others' entries taken out).
+    private byte[]? _replacement;
     private Mode _mode = Mode.Undecided;
 
     private enum Mode
@@ -129,7 +132,7 @@ internal sealed class OwnershipCaptureStream(Stream inner, HttpResponse response
         using (document)
         {
             // Not the client's token: a client that leaves now must still leave its object owned.
-            await record(document.RootElement).WaitAsync(cancellationToken);
+            _replacement = await record(document.RootElement).WaitAsync(cancellationToken);
         }
     }
 
@@ -139,7 +142,14 @@ internal sealed class OwnershipCaptureStream(Stream inner, HttpResponse response
         if (_held is { Length: > 0 } held)
         {
             _held = null;
-            await Inner.WriteAsync(held.GetBuffer().AsMemory(0, (int)held.Length), cancellationToken);
+            var body = held.GetBuffer().AsMemory(0, (int)held.Length);
+            if (_replacement is { } replacement && !response.HasStarted)
+            {
+                response.ContentLength = replacement.Length;
+                body = replacement;
+            }
+
+            await Inner.WriteAsync(body, cancellationToken);
             await Inner.FlushAsync(cancellationToken);
         }
     }

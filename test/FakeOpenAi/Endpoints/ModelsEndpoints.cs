@@ -34,6 +34,11 @@ internal static class ModelsEndpoints
             WriteModel(writer, model);
         }
 
+        foreach (var (id, created) in x.State.FineTunedModels)
+        {
+            WriteModel(writer, (id, created, "org-fake"));
+        }
+
         writer.WriteEndArray();
         writer.WriteEndObject();
         return x.WriteJsonAsync();

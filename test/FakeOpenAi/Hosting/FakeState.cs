@@ -20,5 +20,8 @@ internal sealed class FakeState(FakeOpenAiOptions options, TimeProvider timeProv
 
     public Stored.StoredCollection<Stored.UploadPart> UploadParts { get; } = new();
 
+    /// <summary>Models the finished fine-tuning jobs made, listed by <c>GET /v1/models</c> after the base models.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string Id, long Created)> FineTunedModels { get; } = new();
+
     public long UnixNow => Time.GetUtcNow().ToUnixTimeSeconds();
 }

@@ -282,8 +282,25 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, own.StatusCode);
         }
 
-        using var shared = await SendAsync(_b, "GET", "v1/models/gpt-4o-mini", test);
-        Assert.Equal(HttpStatusCode.OK, shared.StatusCode);
+        using (var shared = await SendAsync(_b, "GET", "v1/models/gpt-4o-mini", test))
+        {
+            Assert.Equal(HttpStatusCode.OK, shared.StatusCode);
+        }
+
+        // The list of models shows a fine-tuned model to its trainer only; the base models to everyone.
+        async Task<List<string>> ModelsAsync(string key)
+        {
+            using var list = await SendAsync(key, "GET", "v1/models", test);
+            var text = await list.Content.ReadAsStringAsync();
+            Assert.True(list.StatusCode == HttpStatusCode.OK, text);
+            return JsonDocument.Parse(text).RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
+        }
+
+        Assert.Contains(model, await ModelsAsync(_a));
+        var theirs = await ModelsAsync(_b);
+        Assert.DoesNotContain(model, theirs);
+        Assert.Contains("gpt-4o-mini", theirs);
+        Assert.Contains(model, await ModelsAsync(RelayServer.ClientToken));
     }
 
     [Fact]

@@ -58,6 +58,7 @@ internal static class FineTuningRoutes
             job["status"] = "succeeded";
             job["fine_tuned_model"] = $"ft:{JsonRead.String(body, "model")}:org-fake:{JsonRead.String(body, "suffix") ?? "custom"}:{id[^8..]}";
             job["finished_at"] = x.State.UnixNow;
+            x.State.FineTunedModels.Enqueue((job["fine_tuned_model"]!.GetValue<string>(), x.State.UnixNow));
         }
 
         return job;
