@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Buffers.Binary;
+using OpenAiRelay.Streams;
 
 namespace OpenAiRelay.Isolation;
 
@@ -67,32 +67,15 @@ internal sealed class WebSocketTextMessages(Func<ReadOnlyMemory<byte>, bool, Val
         }
     }
 
-    private int HeaderLength()
-    {
-        if (_header.WrittenCount < 2)
-        {
-            return 2;
-        }
-
-        var length = _header.WrittenSpan[1] & 0x7F;
-        var masked = (_header.WrittenSpan[1] & 0x80) != 0 ? 4 : 0;
-        return 2 + masked + (length == 126 ? 2 : length == 127 ? 8 : 0);
-    }
+    private int HeaderLength() => WebSocketFrameHeader.Length(_header.WrittenSpan);
 
     private void StartFrame()
     {
         var header = _header.WrittenSpan;
         var opcode = header[0] & 0x0F;
-        var length = header[1] & 0x7F;
-        var at = 2;
-        _remaining = length switch
-        {
-            126 => BinaryPrimitives.ReadUInt16BigEndian(header[2..4]),
-            127 => (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(header[2..10]), long.MaxValue),
-            _ => length,
-        };
-        at += length == 126 ? 2 : length == 127 ? 8 : 0;
-        _mask = (header[1] & 0x80) != 0 ? BinaryPrimitives.ReadUInt32BigEndian(header[at..(at + 4)]) : 0;
+        // A length with its top bit set is no frame: read as the longest, it keeps every later byte unread.
+        _remaining = WebSocketFrameHeader.PayloadLength(header) is var length and >= 0 ? length : long.MaxValue;
+        _mask = WebSocketFrameHeader.Mask(header);
         _maskOffset = 0;
         _header.ResetWrittenCount();
         _inPayload = true;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using OpenAiRelay.Streams;
 
 namespace OpenAiRelay.Metering;
 
@@ -87,28 +88,14 @@ internal sealed class WebSocketUsageMeter(RequestMeter meter)
         return -1;
     }
 
-    /// <summary>The full header length, known once its first two bytes (and the extended length) are in.</summary>
-    private int HeaderLength()
-    {
-        if (_header.WrittenCount < 2)
-        {
-            return 2;
-        }
-
-        var length = _header.WrittenSpan[1] & 0x7F;
-        var masked = (_header.WrittenSpan[1] & 0x80) != 0 ? 4 : 0;
-        return 2 + masked + (length == 126 ? 2 : length == 127 ? 8 : 0);
-    }
+    private int HeaderLength() => WebSocketFrameHeader.Length(_header.WrittenSpan);
 
     private void StartFrame()
     {
         var header = _header.WrittenSpan;
         var opcode = header[0] & 0x0F;
         _finalFrame = (header[0] & 0x80) != 0;
-        var length = header[1] & 0x7F;
-        _payloadRemaining = length == 126 ? (header[2] << 8) | header[3]
-            : length == 127 ? (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(header[2..10])
-            : length;
+        _payloadRemaining = WebSocketFrameHeader.PayloadLength(header);
         _header.ResetWrittenCount();
         _inPayload = true;
 
