@@ -37,6 +37,25 @@ public sealed class ObjectReferenceTests
     [InlineData("/realtime/client_secrets")]
     public void APathOfNoObjectFamily_NamesNone(string remainder) => Assert.Null(ObjectRoute.Parse(remainder).Family);
 
+    /// <summary>Property: any id of any family, under any sub-path, is read back as that family's top-level object.</summary>
+    [Fact]
+    public void AnyIdUnderAnyFamily_IsReadBackAsItsTopLevelObject()
+    {
+        var families = new List<ObjectFamily>();
+        foreach (var family in ObjectFamily.All)
+        {
+            families.Add(family);
+        }
+
+        var segment = Gen.String[Gen.Char['a', 'z'], 1, 10];
+        Gen.Select(Gen.OneOfConst([.. families]), Gen.String[Gen.Char.AlphaNumeric, 1, 24], segment.Array[0, 4]).Sample((family, tail, rest) =>
+        {
+            var id = family.Prefix + tail;
+            var route = ObjectRoute.Parse("/" + family.Collection + "/" + id + string.Concat(rest.Select(r => "/" + r)));
+            return route.Family == family && route.ObjectId == id && route.Depth == rest.Length;
+        });
+    }
+
     [Fact]
     public void TheBody_NamesEveryIdTheApiPutsInIt()
     {
