@@ -83,7 +83,7 @@ internal sealed class ObjectFamily
     {
         foreach (var literal in _literals)
         {
-            if (segment.SequenceEqual(literal))
+            if (segment.Equals(literal, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

@@ -19,7 +19,8 @@ internal readonly record struct ObjectRoute(ObjectFamily? Family, string? Object
         var path = remainder.Trim('/');
         foreach (var family in ObjectFamily.All)
         {
-            if (!path.StartsWith(family.Collection, StringComparison.Ordinal))
+            // Any case: an upstream that routes /v1/FILES as /v1/files must not see it unchecked.
+            if (!path.StartsWith(family.Collection, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }

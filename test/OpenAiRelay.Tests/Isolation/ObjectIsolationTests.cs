@@ -43,7 +43,7 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
     {
         var file = await UploadAsync(_a);
         var test = Guid.NewGuid().ToString("N");
-        foreach (var (method, path) in new[] { ("GET", $"v1/files/{file}"), ("GET", $"v1/files/{file}/content"), ("DELETE", $"v1/files/{file}") })
+        foreach (var (method, path) in new[] { ("GET", $"v1/files/{file}"), ("GET", $"v1/files/{file}/content"), ("DELETE", $"v1/files/{file}"), ("GET", $"v1/FILES/{file}/content") })
         {
             using var response = await SendAsync(_b, method, path, test);
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);

@@ -12,6 +12,8 @@ public sealed class ObjectReferenceTests
     [InlineData("/files", "files", null, 0)]
     [InlineData("/files/file-abc", "files", "file-abc", 0)]
     [InlineData("/files/file-abc/content", "files", "file-abc", 1)]
+    [InlineData("/FILES/file-abc/content", "files", "file-abc", 1)]
+    [InlineData("/Vector_Stores/vs_1", "vector_stores", "vs_1", 0)]
     [InlineData("/vector_stores/vs_1/files/file-2", "vector_stores", "vs_1", 2)]
     [InlineData("/vector_stores/vs_1/file_batches/vsfb_3/files", "vector_stores", "vs_1", 3)]
     [InlineData("/fine_tuning/jobs/ftjob-9/events", "fine_tuning/jobs", "ftjob-9", 1)]
