@@ -14,7 +14,9 @@ internal static class CreatedObjects
     private static readonly (string Field, string Kind)[] s_sideEffects =
         [("output_file_id", "file"), ("error_file_id", "file"), ("thread_id", "thread"), ("fine_tuned_model", "model")];
 
-    public static IReadOnlyList<OwnedObject> Read(JsonElement root, string ownerKeyId, DateTimeOffset now)
+    /// <param name="created">The family whose collection the request created in: its object's id is taken whatever its
+    /// prefix (a family whose ids have no prefix the relay knows, such as skills); null for an event of a session.</param>
+    public static IReadOnlyList<OwnedObject> Read(JsonElement root, string ownerKeyId, DateTimeOffset now, ObjectFamily? created = null)
     {
         var found = new List<OwnedObject>();
         if (root.ValueKind != JsonValueKind.Object)
@@ -23,16 +25,16 @@ internal static class CreatedObjects
         }
 
         // An event of a stream names the object it is about: {"type":"response.created","response":{"id":...}}.
-        var created = root.TryGetProperty("response", out var nested) && nested.ValueKind == JsonValueKind.Object ? nested : root;
-        Add(found, created, ownerKeyId, now);
-        if (created.TryGetProperty("file", out var file) && file.ValueKind == JsonValueKind.Object)
+        var made = root.TryGetProperty("response", out var nested) && nested.ValueKind == JsonValueKind.Object ? nested : root;
+        Add(found, made, ownerKeyId, now, anyId: created is { Prefix.Length: 0 });
+        if (made.TryGetProperty("file", out var file) && file.ValueKind == JsonValueKind.Object)
         {
             Add(found, file, ownerKeyId, now);
         }
 
         foreach (var (name, kind) in s_sideEffects)
         {
-            if (created.TryGetProperty(name, out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { } value && ObjectReferences.LooksLikeObjectId(value))
+            if (made.TryGetProperty(name, out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { } value && ObjectReferences.LooksLikeObjectId(value))
             {
                 found.Add(new OwnedObject(value, kind, ownerKeyId, null, now));
             }
@@ -41,9 +43,10 @@ internal static class CreatedObjects
         return found;
     }
 
-    private static void Add(List<OwnedObject> found, JsonElement element, string ownerKeyId, DateTimeOffset now)
+    private static void Add(List<OwnedObject> found, JsonElement element, string ownerKeyId, DateTimeOffset now, bool anyId = false)
     {
-        if (!element.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString() is not { } value || !ObjectReferences.LooksLikeObjectId(value))
+        if (!element.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString() is not { Length: > 0 } value
+            || !(anyId || ObjectReferences.LooksLikeObjectId(value)))
         {
             return;
         }

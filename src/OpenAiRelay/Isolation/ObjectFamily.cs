@@ -36,6 +36,11 @@ internal sealed class ObjectFamily
         new("evals", Named("eval"), "eval_", "eval"),
         new("files", static id => $"No such File object: {id}", "file-", "file") { Filters = ["purpose"], DefaultLimit = 10_000, MaxLimit = 10_000 },
 
+        // Families whose ids have no prefix the relay knows: every id after the collection is an object, recorded from
+        // its create; ChatKit threads are made by a ChatKit session outside the relay, so they belong to no key.
+        new("skills", Named("skill"), string.Empty, "skill"),
+        new("chatkit/threads", Named("thread"), string.Empty, "chatkit.thread"),
+
         // Only fine-tuned models are objects a key owns (a job's fine_tuned_model); the base models are everyone's.
         new("models", static id => $"The model '{id}' does not exist or you do not have access to it.", "ft:") { OnlyOwnIds = true, MissingCode = "model_not_found" },
     ];
@@ -77,7 +82,7 @@ internal sealed class ObjectFamily
     public string Prefix { get; }
 
     /// <summary>True for an id of this family.</summary>
-    public bool Owns(string id) => id.StartsWith(Prefix, StringComparison.Ordinal);
+    public bool Owns(string id) => Prefix.Length > 0 && id.StartsWith(Prefix, StringComparison.Ordinal);
 
     public bool IsLiteral(ReadOnlySpan<char> segment)
     {

@@ -115,7 +115,7 @@ internal sealed partial class ObjectIsolationStage(
 
             if (creates)
             {
-                await ownership.RecordAsync(CreatedObjects.Read(root, keyId, now), CancellationToken.None);
+                await ownership.RecordAsync(CreatedObjects.Read(root, keyId, now, route.IsCollection ? route.Family : null), CancellationToken.None);
             }
 
             if (deletes)

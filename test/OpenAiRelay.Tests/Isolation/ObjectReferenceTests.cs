@@ -24,6 +24,8 @@ public sealed class ObjectReferenceTests
     [InlineData("/conversations/conv_1/items/msg_2", "conversations", "conv_1", 2)]
     [InlineData("/models/ft:gpt-4o-mini:acme::abc", "models", "ft:gpt-4o-mini:acme::abc", 0)]
     [InlineData("/models", "models", null, 0)]
+    [InlineData("/skills/skill-68ab12/content", "skills", "skill-68ab12", 1)]
+    [InlineData("/chatkit/threads/cthr_1/items", "chatkit/threads", "cthr_1", 1)]
     public void APath_NamesItsTopLevelObject(string remainder, string family, string? id, int depth)
     {
         var route = ObjectRoute.Parse(remainder);
@@ -56,6 +58,17 @@ public sealed class ObjectReferenceTests
             var route = ObjectRoute.Parse("/" + family.Collection + "/" + id + string.Concat(rest.Select(r => "/" + r)));
             return route.Family == family && route.ObjectId == id && route.Depth == rest.Length;
         });
+    }
+
+    [Fact]
+    public void ACreateInAFamilyWithoutAKnownPrefix_RecordsItsId_ButOnlyThere()
+    {
+        var skills = ObjectRoute.Parse("/skills").Family!;
+        var created = System.Text.Json.JsonDocument.Parse("""{"id":"68ab12cd","object":"skill","name":"x"}""").RootElement;
+        Assert.Equal("68ab12cd", Assert.Single(CreatedObjects.Read(created, "key", DateTimeOffset.UnixEpoch, skills)).ObjectId);
+        // Anywhere else an id without a known prefix is not taken for an object.
+        Assert.Empty(CreatedObjects.Read(created, "key", DateTimeOffset.UnixEpoch, ObjectRoute.Parse("/files").Family));
+        Assert.Empty(CreatedObjects.Read(created, "key", DateTimeOffset.UnixEpoch));
     }
 
     [Fact]
