@@ -7,8 +7,12 @@ namespace OpenAiRelay.Policy;
 /// </summary>
 internal sealed record KeyPolicy
 {
-    /// <summary>Endpoints that mint a credential usable against OpenAI without the relay: a limit would not follow it.</summary>
-    private static readonly string[] s_credentialMinting = ["/v1/realtime/client_secrets"];
+    /// <summary>
+    /// Endpoints that mint a credential usable against OpenAI without the relay (a Realtime ephemeral key, the beta
+    /// Realtime sessions' client secrets, a ChatKit session's client secret): a limit would not follow it.
+    /// </summary>
+    private static readonly string[] s_credentialMinting =
+        ["/v1/realtime/client_secrets", "/v1/realtime/sessions", "/v1/realtime/transcription_sessions", "/v1/chatkit/sessions"];
 
     /// <summary>
     /// Endpoints that start work the upstream bills later, outside any request the relay meters (a batch, a fine-tuning

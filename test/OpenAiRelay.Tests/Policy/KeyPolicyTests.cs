@@ -34,6 +34,17 @@ public sealed class KeyPolicyTests
         Assert.True(KeyPolicy.Unlimited.AllowsEndpoint("/v1/organizations"));
     }
 
+    [Theory]
+    [InlineData("/v1/realtime/sessions")]
+    [InlineData("/v1/realtime/transcription_sessions")]
+    [InlineData("/v1/chatkit/sessions")]
+    public void EveryOtherCredentialMintingEndpoint_IsRefusedForALimitedKey_UnlessNamed(string path)
+    {
+        Assert.True(KeyPolicy.Unlimited.AllowsEndpoint(path));
+        Assert.False(new KeyPolicy { BudgetMicros = 1_000 }.AllowsEndpoint(path));
+        Assert.True(new KeyPolicy { BudgetMicros = 1_000, Endpoints = [path] }.AllowsEndpoint(path));
+    }
+
     [Fact]
     public void ACredentialMintingEndpoint_IsRefusedForALimitedKey_UnlessNamed()
     {
