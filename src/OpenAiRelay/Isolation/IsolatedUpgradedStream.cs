@@ -10,7 +10,7 @@ namespace OpenAiRelay.Isolation;
 /// receives it. Upstream events that create an object (<c>response.created</c> of Responses WebSocket mode) are
 /// recorded as the key's before the frame that completes them reaches the client.
 /// </summary>
-internal sealed class IsolatedUpgradedStream : DelegatingStream
+internal sealed class IsolatedUpgradedStream : OwningDelegatingStream
 {
     private readonly WebSocketTextMessages _fromClient;
     private readonly WebSocketTextMessages _toClient;
@@ -66,21 +66,5 @@ internal sealed class IsolatedUpgradedStream : DelegatingStream
     {
         await _toClient.ObserveAsync(buffer);
         await Inner.WriteAsync(buffer, cancellationToken);
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            Inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await Inner.DisposeAsync();
-        await base.DisposeAsync();
     }
 }

@@ -8,7 +8,7 @@ namespace OpenAiRelay.Metering;
 /// (<c>insufficient_quota</c>) and a close frame (1008, policy violation), and the tunnel ends: the write fails, so
 /// the relay stops both directions and the upstream session is closed.
 /// </summary>
-internal sealed class ObservedUpgradedStream(Stream inner, WebSocketUsageMeter meter, Action onBudgetSpent) : DelegatingStream(inner)
+internal sealed class ObservedUpgradedStream(Stream inner, WebSocketUsageMeter meter, Action onBudgetSpent) : OwningDelegatingStream(inner)
 {
     private static readonly byte[] s_budgetSpent = BudgetSpentFrames();
 
@@ -70,21 +70,5 @@ internal sealed class ObservedUpgradedStream(Stream inner, WebSocketUsageMeter m
         frames.AddRange([0x88, (byte)(2 + reason.Length), 1008 >> 8, 1008 & 0xFF]);
         frames.AddRange(reason.ToArray());
         return [.. frames];
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            Inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await Inner.DisposeAsync();
-        await base.DisposeAsync();
     }
 }

@@ -150,13 +150,7 @@ public sealed class RedisLimitsTests(PostgresServer postgres) : IAsyncLifetime
         var (key, _) = await CreateKeyAsync(a, new { name = "shared-budget", budget_usd = 0.33m });
         var test = Guid.NewGuid().ToString("N");
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
-        {
-            using var client = (i % 2 == 0 ? a : b).CreateClient(key);
-            using var request = Chat(test, maxTokens: 100_000, usage: ThousandEach, delayMs: 1_500);
-            using var response = await client.SendAsync(request).DefaultTimeout();
-            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
-        }));
+        var responses = await FiftyBudgetedRequestsAsync(a, b, key, test);
 
         Assert.Equal(5, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
         var refused = responses.Where(r => r.StatusCode != HttpStatusCode.OK).ToList();
@@ -341,13 +335,7 @@ public sealed class RedisLimitsTests(PostgresServer postgres) : IAsyncLifetime
         await WaitUntilAsync(() => new[] { a, b }.All(relay => relay.Services.GetRequiredService<RedisKeyLimiter>().LiveInstances == 2));
 
         await _redis.StopAsync();
-        var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
-        {
-            using var client = (i % 2 == 0 ? a : b).CreateClient(key);
-            using var request = Chat(test, maxTokens: 100_000, usage: ThousandEach, delayMs: 1_500);
-            using var response = await client.SendAsync(request).DefaultTimeout();
-            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
-        }));
+        var responses = await FiftyBudgetedRequestsAsync(a, b, key, test);
 
         // Not five per relay: the database holds one budget for both.
         Assert.Equal(5, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
@@ -576,6 +564,19 @@ public sealed class RedisLimitsTests(PostgresServer postgres) : IAsyncLifetime
         Assert.IsType<RedisKeyLimiter>(a.Services.GetRequiredService<IKeyLimiter>());
         return new RelayPair(a, b);
     }
+
+    /// <summary>
+    /// 50 concurrent chat requests alternating between the two relays, each reserving just over 60,000 micro-dollars
+    /// (max_tokens 100,000) and held 1.5 s upstream, so all of them are admitted or refused while the others run.
+    /// </summary>
+    private static Task<(HttpStatusCode StatusCode, string Body)[]> FiftyBudgetedRequestsAsync(RelayServer a, RelayServer b, string key, string test) =>
+        Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+        {
+            using var client = (i % 2 == 0 ? a : b).CreateClient(key);
+            using var request = Chat(test, maxTokens: 100_000, usage: ThousandEach, delayMs: 1_500);
+            using var response = await client.SendAsync(request).DefaultTimeout();
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }));
 
     /// <summary>The database's budget reservations, on a migrated SQLite file of this test's data directory.</summary>
     private async Task<BudgetReservationStore> BudgetsAsync()
