@@ -42,73 +42,55 @@ internal static class AdminJson
         writer.WriteEndObject();
     }
 
-    public static void WriteObjects(Utf8JsonWriter writer, IEnumerable<OwnedObject> objects)
+    public static void WriteObjects(Utf8JsonWriter writer, IEnumerable<OwnedObject> objects) => WriteList(writer, objects, static (writer, owned) =>
+    {
+        writer.WriteStartObject();
+        writer.WriteString("id", owned.ObjectId);
+        writer.WriteString("kind", owned.Kind);
+        WriteStringOrNull(writer, "owner", owned.OwnerKeyId is { } owner ? ClientKeyToken.LabelFor(owner) : null);
+        writer.WriteString("created_at", owned.CreatedAt);
+        writer.WriteEndObject();
+    });
+
+    public static void WriteAudit(Utf8JsonWriter writer, IEnumerable<AdminAuditEntry> entries) => WriteList(writer, entries, static (writer, entry) =>
+    {
+        writer.WriteStartObject();
+        writer.WriteString("at", entry.At);
+        writer.WriteString("actor", entry.Actor);
+        WriteStringOrNull(writer, "address", entry.Address);
+        writer.WriteString("action", entry.Action);
+        writer.WriteString("target", entry.Target);
+        writer.WriteEndObject();
+    });
+
+    public static void WriteKeys(Utf8JsonWriter writer, IEnumerable<StoredClientKey> keys, DateTimeOffset now, IReadOnlyDictionary<string, KeySpend>? spends = null) =>
+        WriteList(writer, keys, (writer, key) => WriteKey(writer, key, now, spend: spends?.GetValueOrDefault(key.KeyId)));
+
+    /// <summary>The admin API's list envelope, <c>{"object":"list","data":[...]}</c>, as OpenAI's lists are shaped.</summary>
+    private static void WriteList<T>(Utf8JsonWriter writer, IEnumerable<T> items, Action<Utf8JsonWriter, T> writeItem)
     {
         writer.WriteStartObject();
         writer.WriteString("object", "list");
         writer.WriteStartArray("data");
-        foreach (var owned in objects)
+        foreach (var item in items)
         {
-            writer.WriteStartObject();
-            writer.WriteString("id", owned.ObjectId);
-            writer.WriteString("kind", owned.Kind);
-            if (owned.OwnerKeyId is { } owner)
-            {
-                writer.WriteString("owner", ClientKeyToken.LabelFor(owner));
-            }
-            else
-            {
-                writer.WriteNull("owner");
-            }
-
-            writer.WriteString("created_at", owned.CreatedAt);
-            writer.WriteEndObject();
+            writeItem(writer, item);
         }
 
         writer.WriteEndArray();
         writer.WriteEndObject();
     }
 
-    public static void WriteAudit(Utf8JsonWriter writer, IEnumerable<AdminAuditEntry> entries)
+    private static void WriteStringOrNull(Utf8JsonWriter writer, string name, string? value)
     {
-        writer.WriteStartObject();
-        writer.WriteString("object", "list");
-        writer.WriteStartArray("data");
-        foreach (var entry in entries)
+        if (value is null)
         {
-            writer.WriteStartObject();
-            writer.WriteString("at", entry.At);
-            writer.WriteString("actor", entry.Actor);
-            if (entry.Address is null)
-            {
-                writer.WriteNull("address");
-            }
-            else
-            {
-                writer.WriteString("address", entry.Address);
-            }
-
-            writer.WriteString("action", entry.Action);
-            writer.WriteString("target", entry.Target);
-            writer.WriteEndObject();
+            writer.WriteNull(name);
         }
-
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-    }
-
-    public static void WriteKeys(Utf8JsonWriter writer, IEnumerable<StoredClientKey> keys, DateTimeOffset now, IReadOnlyDictionary<string, KeySpend>? spends = null)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("object", "list");
-        writer.WriteStartArray("data");
-        foreach (var key in keys)
+        else
         {
-            WriteKey(writer, key, now, spend: spends?.GetValueOrDefault(key.KeyId));
+            writer.WriteString(name, value);
         }
-
-        writer.WriteEndArray();
-        writer.WriteEndObject();
     }
 
     public static void WriteUsage(Utf8JsonWriter writer, UsageQuery query, IEnumerable<UsageSummaryRow> rows)

@@ -54,6 +54,8 @@ internal static class CreatedObjects
         var kind = element.TryGetProperty("object", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString()! : "object";
         // Ordered in a key's lists by when the relay saw it made (sub-second, unlike the upstream's created_at), and
         // listed as it was then until its owner reads it again.
-        found.Add(new OwnedObject(value, kind, ownerKeyId, null, now, element.GetRawText()));
+        // Its JSON is kept only for what a key's lists show (files, batches, ...): a response's or a conversation's
+        // content is nothing the relay needs to hold.
+        found.Add(new OwnedObject(value, kind, ownerKeyId, null, now, ObjectFamily.IsListed(kind) ? element.GetRawText() : null));
     }
 }

@@ -48,6 +48,20 @@ internal sealed class ObjectFamily
     /// <summary>Every family, longest collection first (a span: walking it allocates nothing on the request path).</summary>
     public static ReadOnlySpan<ObjectFamily> All => s_all;
 
+    /// <summary>True when <paramref name="kind"/> (an object's <c>object</c>) is what some family's list holds.</summary>
+    public static bool IsListed(string kind)
+    {
+        foreach (var family in s_all)
+        {
+            if (family.Listed == kind)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The collection's path under <c>/v1</c>, without slashes at either end.</summary>
     public string Collection { get; }
 

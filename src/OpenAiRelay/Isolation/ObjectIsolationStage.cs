@@ -115,7 +115,9 @@ internal sealed partial class ObjectIsolationStage(
 
             if (creates)
             {
-                await ownership.RecordAsync(CreatedObjects.Read(root, keyId, now, route.IsCollection ? route.Family : null), CancellationToken.None);
+                // The object the path names is recorded already: only what it made (a batch's files, a job's model).
+                var created = CreatedObjects.Read(root, keyId, now, route.IsCollection ? route.Family : null);
+                await ownership.RecordAsync(route.ObjectId is { } self ? created.Where(o => o.ObjectId != self).ToList() : created, CancellationToken.None);
             }
 
             if (deletes)

@@ -19,6 +19,9 @@ internal sealed class ObjectOwnership(ObjectOwnershipStore store, TimeProvider t
 
     private readonly ConcurrentDictionary<string, (string? Owner, long Until)> _owners = new(StringComparer.Ordinal);
 
+    // Entries added since the cache last started over: ConcurrentDictionary.Count takes every lock, so it is not asked.
+    private int _added;
+
     /// <summary>
     /// True when <paramref name="keyId"/> owns <paramref name="objectId"/>; false when another key owns it, no key does,
     /// or the relay never saw it created (default deny).
@@ -67,9 +70,10 @@ internal sealed class ObjectOwnership(ObjectOwnershipStore store, TimeProvider t
 
     private void Remember(string objectId, string? owner)
     {
-        if (_owners.Count >= MaxCached)
+        if (Interlocked.Increment(ref _added) > MaxCached)
         {
             _owners.Clear();
+            Interlocked.Exchange(ref _added, 0);
         }
 
         _owners[objectId] = (owner, time.GetTimestamp() + (long)(CacheTtl.TotalSeconds * time.TimestampFrequency));

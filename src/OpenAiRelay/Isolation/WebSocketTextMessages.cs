@@ -7,11 +7,14 @@ namespace OpenAiRelay.Isolation;
 /// Follows one direction of a relayed WebSocket frame by frame as its bytes pass, and hands each complete text message
 /// (unmasked, up to <see cref="MaxMessageBytes"/>) to a check that runs before the bytes that complete it go on: the
 /// receiving side cannot act on a message it has not got whole, so the check always comes first. Control frames and
-/// binary messages pass unread. Compression is not negotiated on metered sockets, so payloads are plain text.
+/// binary messages pass unread, and so do Realtime audio appends (recognised by their first bytes). Compression is not negotiated on metered sockets, so payloads are plain text.
 /// </summary>
 internal sealed class WebSocketTextMessages(Func<ReadOnlyMemory<byte>, bool, ValueTask> onMessage)
 {
     public const int MaxMessageBytes = 1024 * 1024;
+
+    /// <summary>How much of a message is read before deciding whether it is audio, which is not assembled.</summary>
+    private const int PeekBytes = 64;
 
     private readonly ArrayBufferWriter<byte> _header = new(14);
     private readonly ArrayBufferWriter<byte> _message = new();
@@ -21,6 +24,7 @@ internal sealed class WebSocketTextMessages(Func<ReadOnlyMemory<byte>, bool, Val
     private bool _text;
     private bool _control;
     private bool _truncated;
+    private bool _audio;
     private uint _mask;
     private long _maskOffset;
 
@@ -90,6 +94,7 @@ internal sealed class WebSocketTextMessages(Func<ReadOnlyMemory<byte>, bool, Val
             // A new data message: text is read, binary (Realtime audio, if any) is not.
             _text = opcode == 1;
             _truncated = false;
+            _audio = false;
             _message.ResetWrittenCount();
         }
 
@@ -98,6 +103,11 @@ internal sealed class WebSocketTextMessages(Func<ReadOnlyMemory<byte>, bool, Val
 
     private void Collect(ReadOnlySpan<byte> chunk)
     {
+        if (_audio)
+        {
+            return;
+        }
+
         var room = MaxMessageBytes - _message.WrittenCount;
         if (room <= 0)
         {
@@ -117,9 +127,15 @@ internal sealed class WebSocketTextMessages(Func<ReadOnlyMemory<byte>, bool, Val
             }
         }
 
+        var before = _message.WrittenCount;
         _message.Advance(kept.Length);
         _maskOffset += chunk.Length;
         _truncated |= kept.Length < chunk.Length;
+        if (before < PeekBytes && _message.WrittenCount >= PeekBytes)
+        {
+            // A Realtime audio append (tens of kilobytes, many a second) names no object: not assembled or checked.
+            _audio = _message.WrittenSpan[..PeekBytes].IndexOf("\"input_audio_buffer.append\""u8) >= 0;
+        }
     }
 
     private async ValueTask EndFrameAsync()
@@ -131,7 +147,11 @@ internal sealed class WebSocketTextMessages(Func<ReadOnlyMemory<byte>, bool, Val
         }
 
         _text = false;
-        await onMessage(_message.WrittenMemory, !_truncated);
+        if (!_audio)
+        {
+            await onMessage(_message.WrittenMemory, !_truncated);
+        }
+
         _message.ResetWrittenCount();
     }
 }

@@ -319,7 +319,10 @@ public sealed class ObjectIsolationTests : IAsyncLifetime
         Assert.Null(await CreatedAsync("v1/chat/completions", "{" + chat + "}"));
         Assert.Null(await CreatedAsync("v1/chat/completions", "{" + chat + ",\"store\":false}"));
         Assert.Equal(KeyId(_a), (await CreatedAsync("v1/chat/completions", "{" + chat + ",\"metadata\":{\"store\":\"x\"},\"store\":true}"))?.OwnerKeyId);
-        Assert.NotNull(await CreatedAsync("v1/responses", """{"model":"gpt-4o-mini","input":"hi"}"""));
+        var response = await CreatedAsync("v1/responses", """{"model":"gpt-4o-mini","input":"hi"}""");
+        Assert.NotNull(response);
+        // Owned, but its content is not copied into the relay's database: no list shows responses.
+        Assert.Null(response.Snapshot);
         Assert.Null(await CreatedAsync("v1/responses", """{"model":"gpt-4o-mini","input":"hi","store":false}"""));
     }
 
