@@ -40,6 +40,11 @@ internal sealed class KeyAuthenticator
 
     private long _lookups;
 
+    /// <summary>Keys answered from the cache without a database read (the <c>relay.key_cache.lookups</c> hits).</summary>
+    public long CacheHits => Interlocked.Read(ref _cacheHits);
+
+    private long _cacheHits;
+
     public static bool LooksLikeKey(ReadOnlySpan<char> token) => ClientKeyToken.TryParse(token, out _);
 
     public ValueTask<ClientIdentity?> AuthenticateAsync(ReadOnlySpan<char> token, CancellationToken cancellationToken)
@@ -56,6 +61,7 @@ internal sealed class KeyAuthenticator
         {
             if (cached.CachedUntil > now && (cached.ExpiresAt is null || cached.ExpiresAt > now))
             {
+                Interlocked.Increment(ref _cacheHits);
                 return ValueTask.FromResult<ClientIdentity?>(cached.Identity);
             }
 

@@ -24,6 +24,10 @@ internal static class LegacyEnvironmentVariables
         ("RELAY_KEY_PEPPER", "Relay:Keys:Pepper"),
         ("RELAY_ADMIN_TOKEN", "Relay:AdminToken"),
         ("RELAY_PRICES_FILE", "Relay:PricesFile"),
+        ("RELAY_METRICS_PORT", "Relay:Metrics:Port"),
+        ("RELAY_METRICS_BIND_ADDRESS", "Relay:Metrics:BindAddress"),
+        ("RELAY_METRICS_TOKEN", "Relay:Metrics:Token"),
+        ("RELAY_TRACE_UPSTREAM", "Relay:Tracing:PropagateToUpstream"),
     ];
 
     public static IConfigurationBuilder AddLegacyEnvironmentVariables(

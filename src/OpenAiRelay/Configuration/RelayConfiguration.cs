@@ -50,7 +50,10 @@ internal static class RelayConfiguration
         services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.Section));
         services.AddOptions<IsolationOptions>().Bind(configuration.GetSection(IsolationOptions.Section));
         services.AddOptions<KeyOptions>().Bind(configuration.GetSection(KeyOptions.Section));
+        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.Section));
+        services.AddOptions<TracingOptions>().Bind(configuration.GetSection(TracingOptions.Section));
         services.AddSingleton<IValidateOptions<RelayOptions>, RootValidator>();
+        services.AddSingleton<IValidateOptions<MetricsOptions>, MetricsValidator>();
         services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamValidator>();
         services.AddSingleton<IValidateOptions<ListenerOptions>, ListenerValidator>();
         services.AddSingleton<IValidateOptions<TimeoutOptions>, TimeoutValidator>();
@@ -79,6 +82,8 @@ internal static class RelayConfiguration
         Check<KeyOptions>(services, failures);
         Check<RedisOptions>(services, failures);
         Check<IsolationOptions>(services, failures);
+        Check<MetricsOptions>(services, failures);
+        Check<TracingOptions>(services, failures);
         if (failures.Count > 0)
         {
             throw new RelayConfigurationException(failures);
@@ -351,5 +356,34 @@ internal static class RelayConfiguration
             options.Mode is { } mode && (mode.Equals(IsolationOptions.Shared, StringComparison.OrdinalIgnoreCase) || mode.Equals(IsolationOptions.PerKey, StringComparison.OrdinalIgnoreCase))
                 ? ValidateOptionsResult.Success
                 : ValidateOptionsResult.Fail($"Relay:Isolation:Mode must be '{IsolationOptions.Shared}' or '{IsolationOptions.PerKey}'");
+    }
+
+    private sealed class MetricsValidator(IOptions<ListenerOptions> listener) : IValidateOptions<MetricsOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, MetricsOptions options)
+        {
+            var failures = new List<string>();
+            if (options.Port is { } port && (port is < 1 or > 65535 || port == listener.Value.Port))
+            {
+                failures.Add($"RELAY_METRICS_PORT must be a port between 1 and 65535 other than PORT ({listener.Value.Port}), got {port}");
+            }
+
+            if (!IPAddress.TryParse(options.BindAddress, out _))
+            {
+                failures.Add($"RELAY_METRICS_BIND_ADDRESS must be an IP address such as 127.0.0.1 or 0.0.0.0, got '{options.BindAddress}'");
+            }
+
+            if (options.Token is { } token && token.Trim().Length is > 0 and < 16)
+            {
+                failures.Add("RELAY_METRICS_TOKEN must be at least 16 characters long");
+            }
+
+            if (options.MaxKeySeries is < 0 or > 100_000 || options.MaxModelSeries is < 0 or > 10_000)
+            {
+                failures.Add("Relay:Metrics:MaxKeySeries must be between 0 and 100000 and Relay:Metrics:MaxModelSeries between 0 and 10000");
+            }
+
+            return Result(failures);
+        }
     }
 }

@@ -14,7 +14,7 @@ internal static class RelayErrorWriter
     /// </summary>
     public static Task RefuseAsync(HttpContext context, RelayError error, TimeSpan? retryAfter = null)
     {
-        context.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.Rejected);
+        context.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.Rejected, error.Reason);
         return WriteAsync(context, error, retryAfter);
     }
 

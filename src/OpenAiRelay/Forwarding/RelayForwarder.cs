@@ -21,17 +21,20 @@ internal sealed partial class RelayForwarder
     private readonly string _destinationPrefix;
     private readonly ForwarderRequestConfig _generationConfig;
     private readonly ForwarderRequestConfig _defaultConfig;
+    private readonly ActiveStreams _activeStreams;
 
     public RelayForwarder(
         IHttpForwarder forwarder,
         UpstreamHttpClient upstream,
         IOptions<UpstreamOptions> upstreamOptions,
         IOptions<TimeoutOptions> timeouts,
+        ActiveStreams activeStreams,
         ILogger<RelayForwarder> logger)
     {
         _forwarder = forwarder;
         _invoker = upstream.Invoker;
-        _transformer = new UpstreamTransformer(upstreamOptions.Value);
+        _activeStreams = activeStreams;
+        _transformer = new UpstreamTransformer(upstreamOptions.Value, activeStreams);
         _logger = logger;
         _destinationPrefix = UpstreamEndpoint.Parse(upstreamOptions.Value.BaseUrl).DestinationPrefix;
         _generationConfig = new ForwarderRequestConfig { ActivityTimeout = timeouts.Value.GenerationIdle, AllowResponseBuffering = false };
@@ -41,7 +44,20 @@ internal sealed partial class RelayForwarder
     public async Task ForwardAsync(HttpContext context)
     {
         var config = EndpointFamilies.Classify(RelayPaths.Remainder(context.Request)) == EndpointFamily.Default ? _defaultConfig : _generationConfig;
-        var error = await _forwarder.SendAsync(context, _destinationPrefix, _invoker, config, _transformer);
+        ForwarderError error;
+        try
+        {
+            error = await _forwarder.SendAsync(context, _destinationPrefix, _invoker, config, _transformer);
+        }
+        finally
+        {
+            // The transformer opened it when the upstream's headers said the answer streams; it has ended now.
+            if (context.Features.Get<IUpstreamResponseFeature>() is { Stream: not ResponseStreamKind.None } upstream)
+            {
+                _activeStreams.Close(upstream.Stream);
+            }
+        }
+
         if (error != ForwarderError.None)
         {
             await HandleErrorAsync(context, error);
@@ -60,7 +76,7 @@ internal sealed partial class RelayForwarder
             case ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.ResponseHeaders
                 or ForwarderError.RequestBodyDestination or ForwarderError.ResponseBodyDestination
                 or ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination:
-                outcome?.End(RequestOutcome.UpstreamError);
+                outcome?.End(RequestOutcome.UpstreamError, FailureReason(error, exception));
                 LogUpstreamFailure(_logger, error, exception?.GetType().Name, exception?.Message);
                 await WriteOrAbortAsync(context, error == ForwarderError.Request ? RelayError.UpstreamUnavailable : RelayError.UpstreamFailed);
                 return;
@@ -69,21 +85,20 @@ internal sealed partial class RelayForwarder
             case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
                 or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled when !clientGone:
                 // With the client still here, a cancellation can only be the idle (activity) timeout firing.
-                outcome?.End(RequestOutcome.UpstreamTimeout);
+                outcome?.End(RequestOutcome.UpstreamTimeout, "idle_timeout");
                 LogUpstreamFailure(_logger, error, exception?.GetType().Name, exception?.Message);
                 await WriteOrAbortAsync(context, RelayError.UpstreamTimeout);
                 return;
 
             case ForwarderError.RequestBodyClient when !clientGone:
-                outcome?.End(RequestOutcome.Rejected);
-                await WriteOrAbortAsync(
-                    context,
-                    (exception as RelayRefusalException ?? exception?.InnerException as RelayRefusalException) switch
-                    {
-                        { } refusal => refusal.Error,
-                        _ when exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => RelayError.RequestTooLarge,
-                        _ => RelayError.BadRequestBody,
-                    });
+                var refused = (exception as RelayRefusalException ?? exception?.InnerException as RelayRefusalException) switch
+                {
+                    { } refusal => refusal.Error,
+                    _ when exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => RelayError.RequestTooLarge,
+                    _ => RelayError.BadRequestBody,
+                };
+                outcome?.End(RequestOutcome.Rejected, refused.Reason);
+                await WriteOrAbortAsync(context, refused);
                 return;
 
             default:
@@ -93,6 +108,18 @@ internal sealed partial class RelayForwarder
                 return;
         }
     }
+
+    /// <summary>The kind of upstream failure, as a closed vocabulary for metrics: a connection never made is told apart.</summary>
+    private static string FailureReason(ForwarderError error, Exception? exception) => error switch
+    {
+        ForwarderError.Request when exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError }
+            => "connect_error",
+        ForwarderError.Request when exception is TimeoutException || exception?.InnerException is TimeoutException => "connect_timeout",
+        ForwarderError.Request or ForwarderError.ResponseHeaders => "upstream_failed",
+        ForwarderError.RequestCreation => "request_creation",
+        ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination => "upstream_reset",
+        _ => "upstream_reset",
+    };
 
     /// <summary>
     /// Before the response started the client gets an OpenAI-shaped error; after, the only honest signal is to reset

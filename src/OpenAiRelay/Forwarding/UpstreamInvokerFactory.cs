@@ -11,7 +11,12 @@ namespace OpenAiRelay.Forwarding;
 /// </summary>
 internal static class UpstreamInvokerFactory
 {
-    public static HttpMessageInvoker Create(UpstreamOptions options) => new(new SocketsHttpHandler
+    /// <param name="propagateTrace">
+    /// Whether the upstream call carries the current span's W3C <c>traceparent</c>. YARP's propagator first removes the
+    /// trace headers the client sent, so the upstream sees one context, the relay's. Off: no propagator, and the
+    /// client's own trace headers, like its other headers, pass as they came.
+    /// </param>
+    public static HttpMessageInvoker Create(UpstreamOptions options, bool propagateTrace = false) => new(new SocketsHttpHandler
     {
         UseProxy = false,
         AllowAutoRedirect = false,
@@ -23,7 +28,7 @@ internal static class UpstreamInvokerFactory
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         EnableMultipleHttp2Connections = true,
-        ActivityHeadersPropagator = null,
+        ActivityHeadersPropagator = propagateTrace ? new Yarp.ReverseProxy.Forwarder.ReverseProxyPropagator(DistributedContextPropagator.CreateW3CPropagator()) : null,
         MaxResponseHeadersLength = 64,
     }, disposeHandler: true);
 }

@@ -52,9 +52,11 @@ internal sealed class UpstreamTransformer : HttpTransformer
     private readonly SecretScrubber _scrubber;
     private readonly string? _organization;
     private readonly string? _project;
+    private readonly ActiveStreams _activeStreams;
 
-    public UpstreamTransformer(UpstreamOptions options)
+    public UpstreamTransformer(UpstreamOptions options, ActiveStreams activeStreams)
     {
+        _activeStreams = activeStreams;
         _authorization = "Bearer " + options.ApiKey!.Trim();
         _scrubber = new SecretScrubber(options.ApiKey.Trim());
         _organization = string.IsNullOrWhiteSpace(options.Organization) ? null : options.Organization.Trim();
@@ -102,7 +104,7 @@ internal sealed class UpstreamTransformer : HttpTransformer
         {
             // A switch the client never asked for (a 101 to a plain POST) would hand the client a raw connection to
             // the upstream. It is the upstream's failure, answered as one.
-            httpContext.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.UpstreamError);
+            httpContext.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.UpstreamError, "unrequested_upgrade");
             await RelayErrorWriter.WriteAsync(httpContext, RelayError.UpstreamFailed);
             return false;
         }
@@ -111,7 +113,7 @@ internal sealed class UpstreamTransformer : HttpTransformer
         {
             // The upstream rejected the server's key. Its message quotes part of that key, so it never reaches a
             // client; the client learns the relay is misconfigured instead.
-            httpContext.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.UpstreamError);
+            httpContext.Features.Get<IRequestOutcomeFeature>()?.End(RequestOutcome.UpstreamError, RelayError.UpstreamAuthFailed.Reason);
             await RelayErrorWriter.WriteAsync(httpContext, RelayError.UpstreamAuthFailed);
             return false;
         }
@@ -137,16 +139,25 @@ internal sealed class UpstreamTransformer : HttpTransformer
             return false;
         }
 
-        if (proxyResponse.Headers.TryGetValues("x-request-id", out var requestIds))
+        var stream = ResponseStreamKind.None;
+        if (proxyResponse.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols)
         {
-            httpContext.Features.Set<IUpstreamResponseFeature>(new UpstreamResponse(requestIds.FirstOrDefault()));
+            stream = ResponseStreamKind.WebSocket;
         }
-
-        if (proxyResponse.Content.Headers.ContentType?.MediaType == "text/event-stream")
+        else if (proxyResponse.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
+            stream = ResponseStreamKind.EventStream;
             // Tell nginx (and any proxy honouring it) not to buffer the stream, whatever its own settings say.
             responseHeaders["X-Accel-Buffering"] = "no";
             httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+        }
+
+        var requestId = proxyResponse.Headers.TryGetValues("x-request-id", out var requestIds) ? requestIds.FirstOrDefault() : null;
+        if (requestId is not null || stream != ResponseStreamKind.None)
+        {
+            httpContext.Features.Set<IUpstreamResponseFeature>(new UpstreamResponse(requestId, stream));
+            // Closed by RelayForwarder when the forward returns, which for a stream or a session is when it ends.
+            _activeStreams.Open(stream);
         }
 
         return copyBody;
@@ -257,8 +268,10 @@ internal sealed class UpstreamTransformer : HttpTransformer
         }
     }
 
-    private sealed class UpstreamResponse(string? requestId) : IUpstreamResponseFeature
+    private sealed class UpstreamResponse(string? requestId, ResponseStreamKind stream) : IUpstreamResponseFeature
     {
         public string? RequestId { get; } = requestId;
+
+        public ResponseStreamKind Stream { get; } = stream;
     }
 }

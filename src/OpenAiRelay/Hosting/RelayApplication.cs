@@ -51,8 +51,8 @@ internal static partial class RelayApplication
         services.AddRelayOptions(builder.Configuration);
         services.AddSingleton<IValidateOptions<RelayOptions>, TokenOptionsValidator>();
         services.AddOptions<HostOptions>().Configure<IOptions<RelayOptions>>((host, relay) => host.ShutdownTimeout = relay.Value.ShutdownTimeout);
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ListenerOptions>, IOptions<LimitOptions>>(
-            (kestrel, listen, limits) => ConfigureKestrel(kestrel, listen.Value, limits.Value));
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ListenerOptions>, IOptions<LimitOptions>, IOptions<MetricsOptions>>(
+            (kestrel, listen, limits, metrics) => ConfigureKestrel(kestrel, listen.Value, limits.Value, metrics.Value));
         services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<ListenerOptions>>(
             (forwarded, listen) => ConfigureForwardedHeaders(forwarded, listen.Value));
 
@@ -76,7 +76,9 @@ internal static partial class RelayApplication
         services.AddHostedService(static provider => provider.GetRequiredService<RelayLifetime>());
         services.AddSingleton<FailedAuthThrottle>();
         services.AddSingleton<RelayForwarder>();
+        services.AddSingleton<ActiveStreams>();
         services.AddSingleton<IRelayRequestObserver, RequestLog>();
+        services.AddRelayTelemetry(builder.Configuration);
         AddStorage(services);
 
         var app = builder.Build();
@@ -92,6 +94,8 @@ internal static partial class RelayApplication
         // Synchronously, before Kestrel binds: a relay whose ledger does not work must not start.
         StorageInitializer.InitializeServerAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
         app.UseForwardedHeaders();
+        // Before everything else: a scrape is answered here (or refused without its token) and is no /v1 request.
+        app.UseRelayMetrics();
         app.UseWhen(
             static context => context.Request.Path.StartsWithSegments(RelayPaths.ClientApiPrefix),
             static branch => branch.UseMiddleware<RequestRecordMiddleware>());
@@ -170,7 +174,7 @@ internal static partial class RelayApplication
         services.AddHostedService<UsageLedgerWriter>();
     }
 
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, ListenerOptions listen, LimitOptions limits)
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, ListenerOptions listen, LimitOptions limits, MetricsOptions metrics)
     {
         kestrel.AddServerHeader = false;
         // Longer than nginx's upstream keepalive_timeout (60 s), so nginx never reuses a connection Kestrel just closed.
@@ -184,6 +188,11 @@ internal static partial class RelayApplication
         // headers, an 8 KB request line, 240 B/s minimum body and response rates after a 5 s grace (not applied to
         // upgraded connections, which MaxConcurrentUpgradedConnections caps instead).
         kestrel.Listen(IPAddress.Parse(listen.BindAddress), listen.Port, listen => listen.Protocols = HttpProtocols.Http1);
+        if (metrics.Port is { } metricsPort)
+        {
+            // Its own listener, loopback unless configured: it serves /metrics and nothing else (MetricsEndpoint).
+            kestrel.Listen(IPAddress.Parse(metrics.BindAddress), metricsPort, listen => listen.Protocols = HttpProtocols.Http1);
+        }
     }
 
     private static void ConfigureForwardedHeaders(ForwardedHeadersOptions forwarded, ListenerOptions listen)

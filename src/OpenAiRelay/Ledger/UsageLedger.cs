@@ -43,6 +43,9 @@ internal sealed partial class UsageLedger : IUsageLedger
         _ = Task.Run(DrainOverflowLoopAsync);
     }
 
+    /// <summary>Records that found the queue full, waiting for the journal (the <c>relay.ledger.queue</c> overflow).</summary>
+    public int Overflowing => Volatile.Read(ref _overflowCount);
+
     public bool IsHealthy => _healthy && Volatile.Read(ref _overflowCount) <= MaxOverflow;
 
     public ChannelReader<UsageRecord> Reader => _channel.Reader;

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using OpenAiRelay.Pipeline;
 using Microsoft.Extensions.Options;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Storage;
@@ -35,8 +38,15 @@ internal sealed partial class UsageLedgerWriter : BackgroundService
     private readonly ILogger<UsageLedgerWriter> _logger;
     private readonly CancellationTokenSource _abandon = new();
 
-    public UsageLedgerWriter(UsageLedger ledger, UsageStore store, UsageLedgerJournal journal, TimeProvider time, IOptions<StorageOptions> options, ILogger<UsageLedgerWriter> logger)
+    private readonly Histogram<double>? _writeDuration;
+
+    public UsageLedgerWriter(
+        UsageLedger ledger, UsageStore store, UsageLedgerJournal journal, TimeProvider time, IOptions<StorageOptions> options, ILogger<UsageLedgerWriter> logger,
+        IMeterFactory? meters = null)
     {
+        _writeDuration = meters?.Create(RelayDiagnostics.Name).CreateHistogram(
+            "relay.ledger.write.duration", "s", "Time to write one batch of usage rows to the database, failed attempts included.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _ledger = ledger;
         _store = store;
         _journal = journal;
@@ -157,13 +167,23 @@ internal sealed partial class UsageLedgerWriter : BackgroundService
         }
     }
 
+    private void RecordWrite(long started, string result)
+    {
+        if (_writeDuration is { Enabled: true } histogram)
+        {
+            histogram.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("relay.ledger.result", result));
+        }
+    }
+
     private async Task WriteAsync(List<UsageRecord> batch)
     {
         for (var attempt = 0; !_abandon.IsCancellationRequested; attempt++)
         {
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 await _store.UpsertAsync(batch, _abandon.Token);
+                RecordWrite(started, "ok");
                 _ledger.ReportWriteSucceeded();
                 return;
             }
@@ -171,6 +191,7 @@ internal sealed partial class UsageLedgerWriter : BackgroundService
             catch (Exception e)
 #pragma warning restore CA1031
             {
+                RecordWrite(started, "error");
                 _ledger.ReportWriteFailed();
                 LogWriteFailed(_logger, e, batch.Count, attempt + 1);
                 if (attempt >= s_retryDelays.Length)

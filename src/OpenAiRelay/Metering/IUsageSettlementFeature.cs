@@ -10,4 +10,7 @@ internal interface IUsageSettlementFeature
 
     /// <summary>A background generation this read settled (<see cref="UsageSettlement.BackgroundCompletion"/>), if any.</summary>
     UsageRecord? CompletedBackground { get; }
+
+    /// <summary>The <c>model</c> the upstream's answer named (a dated snapshot of the one asked for), if it named one.</summary>
+    string? ResponseModel { get; }
 }

@@ -44,7 +44,7 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
             // Metered WebSockets are relayed uncompressed, so the relay can read the usage in response.done frames.
             context.Request.Headers.Remove(HeaderNames.SecWebSocketExtensions);
             // A session its key's budget ends (IRequestBodyFeature.OnSessionResponse) was refused by policy, not cancelled.
-            context.Features.Set<IHttpUpgradeFeature>(new MeteredUpgradeFeature(upgrade, new WebSocketUsageMeter(meter), () => outcome?.End(RequestOutcome.Rejected)));
+            context.Features.Set<IHttpUpgradeFeature>(new MeteredUpgradeFeature(upgrade, new WebSocketUsageMeter(meter), () => outcome?.End(RequestOutcome.Rejected, "budget")));
         }
         var settled = new SettledUsage();
         context.Features.Set<IUsageSettlementFeature>(settled);
@@ -56,7 +56,7 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
         {
             // An unhandled exception is the relay's failure, not a completed request: the row is settled as an error
             // (with an estimate when the response had started) and the exception goes on to the host.
-            outcome?.End(RequestOutcome.UpstreamError);
+            outcome?.End(RequestOutcome.UpstreamError, "exception");
             throw;
         }
         finally
@@ -70,6 +70,7 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
                 await ReleaseHeldBytesAsync(context, responseBody);
             }
 
+            settled.ResponseModel = meter.Walker.Model;
             Settle(settlement, settled);
         }
     }
@@ -124,6 +125,8 @@ internal sealed partial class MeteringStage(RequestDelegate next, IUsageLedger l
         public UsageRecord? Settled { get; set; }
 
         public UsageRecord? CompletedBackground { get; set; }
+
+        public string? ResponseModel { get; set; }
     }
 
     [LoggerMessage(EventId = 2, EventName = "SettlementFailed", Level = LogLevel.Error,

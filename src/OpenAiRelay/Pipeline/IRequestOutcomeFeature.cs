@@ -8,5 +8,10 @@ namespace OpenAiRelay.Pipeline;
 internal interface IRequestOutcomeFeature
 {
     /// <param name="outcome">Anything but <see cref="RequestOutcome.Completed"/>, which is what no report means.</param>
-    void End(RequestOutcome outcome);
+    /// <param name="reason">
+    /// Why, from a closed vocabulary that is safe as a metric label: a refusal's <c>RelayError.Reason</c>
+    /// (<c>rpm</c>, <c>budget</c>, <c>isolation</c>, ...) or an upstream failure's kind (<c>connect_error</c>,
+    /// <c>idle_timeout</c>, ...). Never a message, an id or anything the client sent.
+    /// </param>
+    void End(RequestOutcome outcome, string? reason = null);
 }

@@ -5,4 +5,7 @@ internal interface IUpstreamResponseFeature
 {
     /// <summary>The upstream's <c>x-request-id</c>, the handle OpenAI support asks for.</summary>
     string? RequestId { get; }
+
+    /// <summary>Whether the answer is an event stream or a WebSocket session (counted in flight while it lasts).</summary>
+    ResponseStreamKind Stream { get; }
 }

@@ -31,11 +31,15 @@ internal sealed class RelayRequest : IRelayRequestFeature, IRequestOutcomeFeatur
 
     public RequestOutcome Outcome { get; private set; }
 
-    public void End(RequestOutcome outcome)
+    /// <summary>The reason the stage that ended the request gave with its outcome (<see cref="IRequestOutcomeFeature.End"/>).</summary>
+    public string? OutcomeReason { get; private set; }
+
+    public void End(RequestOutcome outcome, string? reason = null)
     {
         if (Outcome == RequestOutcome.Completed)
         {
             Outcome = outcome;
+            OutcomeReason = reason;
         }
     }
 }

@@ -39,6 +39,18 @@ internal sealed record RelayRequestRecord
 
     public required RequestOutcome Outcome { get; init; }
 
+    /// <summary>Why it ended so, from a closed vocabulary (<see cref="IRequestOutcomeFeature.End"/>); null when completed.</summary>
+    public required string? OutcomeReason { get; init; }
+
+    /// <summary>Whether the answer was an event stream or a WebSocket session.</summary>
+    public required ResponseStreamKind Stream { get; init; }
+
+    /// <summary>The <c>model</c> the request asked for, as the client wrote it; null when it named none or was not read.</summary>
+    public required string? RequestedModel { get; init; }
+
+    /// <summary>The <c>model</c> the upstream's answer named; null when it named none or was not read.</summary>
+    public required string? ResponseModel { get; init; }
+
     /// <summary>The ledger row the metering stage settled; null when the request was not metered.</summary>
     public required UsageRecord? Usage { get; init; }
 

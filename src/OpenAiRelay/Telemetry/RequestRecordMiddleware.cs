@@ -37,6 +37,8 @@ internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<
         var request = new RelayRequest(requestId, started, requestBody, responseBody);
         context.Features.Set<IRelayRequestFeature>(request);
         context.Features.Set<IRequestOutcomeFeature>(request);
+        // Null unless a tracer listens: then the request's span, current for every stage and the request log line.
+        using var span = RequestSpan.Start(context, requestId);
         try
         {
             await next(context);
@@ -44,7 +46,7 @@ internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<
         catch
         {
             // Stages inside have settled the row already; the record must say the relay failed, not that it completed.
-            request.End(RequestOutcome.UpstreamError);
+            request.End(RequestOutcome.UpstreamError, "exception");
             throw;
         }
         finally
@@ -54,19 +56,24 @@ internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<
                 request.End(RequestOutcome.ClientCancelled);
             }
 
-            Publish(context, request);
+            var record = Publish(context, request);
+            if (span is not null && record is not null)
+            {
+                RequestSpan.Complete(span, record);
+            }
         }
     }
 
-    private void Publish(HttpContext context, RelayRequest request)
+    private RelayRequestRecord? Publish(HttpContext context, RelayRequest request)
     {
         if (_observers.Length == 0)
         {
-            return;
+            return null;
         }
 
         var firstByte = request.FirstByteTimestamp;
         var settlement = context.Features.Get<IUsageSettlementFeature>();
+        var upstream = context.Features.Get<IUpstreamResponseFeature>();
         var record = new RelayRequestRecord
         {
             RequestId = request.RequestId,
@@ -80,8 +87,12 @@ internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<
             ClientLabel = context.Features.Get<IClientFeature>()?.Client.Label,
             ClientAddress = context.Connection.RemoteIpAddress?.ToString(),
             ConnectionId = context.Connection.Id,
-            UpstreamRequestId = context.Features.Get<IUpstreamResponseFeature>()?.RequestId,
+            UpstreamRequestId = upstream?.RequestId,
             Outcome = request.Outcome,
+            OutcomeReason = request.OutcomeReason,
+            Stream = upstream?.Stream ?? ResponseStreamKind.None,
+            RequestedModel = context.Features.Get<IRequestBodyFeature>()?.Model,
+            ResponseModel = settlement?.ResponseModel,
             Usage = settlement?.Settled,
             CompletedBackground = settlement?.CompletedBackground,
         };
@@ -89,5 +100,7 @@ internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<
         {
             observer.OnRequestFinished(record);
         }
+
+        return record;
     }
 }
