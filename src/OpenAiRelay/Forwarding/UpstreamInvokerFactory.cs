@@ -12,9 +12,9 @@ namespace OpenAiRelay.Forwarding;
 internal static class UpstreamInvokerFactory
 {
     /// <param name="propagateTrace">
-    /// Whether the upstream call carries the current span's W3C <c>traceparent</c>. YARP's propagator first removes the
-    /// trace headers the client sent, so the upstream sees one context, the relay's. Off: no propagator, and the
-    /// client's own trace headers, like its other headers, pass as they came.
+    /// Whether the upstream call carries the relay span's W3C <c>traceparent</c> (<see cref="UpstreamTracePropagator"/>),
+    /// replacing the trace headers the client sent, so the upstream sees one context, the relay's. Off: no propagator,
+    /// and the client's own trace headers, like its other headers, pass as they came.
     /// </param>
     public static HttpMessageInvoker Create(UpstreamOptions options, bool propagateTrace = false) => new(new SocketsHttpHandler
     {
@@ -28,7 +28,7 @@ internal static class UpstreamInvokerFactory
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         EnableMultipleHttp2Connections = true,
-        ActivityHeadersPropagator = propagateTrace ? new Yarp.ReverseProxy.Forwarder.ReverseProxyPropagator(DistributedContextPropagator.CreateW3CPropagator()) : null,
+        ActivityHeadersPropagator = propagateTrace ? new UpstreamTracePropagator() : null,
         MaxResponseHeadersLength = 64,
     }, disposeHandler: true);
 }
