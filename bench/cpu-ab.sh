@@ -37,7 +37,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log() { printf '[cpu-ab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 free_port() { local p=$1; while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done; echo "$p"; }
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; for name in "${NAMES[@]}"; do git worktree remove --force "$OUT/src-$name" 2>/dev/null || true; done; }
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; for rev in "${REVS[@]}"; do [ -z "$rev" ] || git worktree remove --force "$OUT/src-$rev" 2>/dev/null || true; done; }
 trap cleanup EXIT
 rm -rf "$OUT" && mkdir -p "$OUT/nginx/tmp"
 
@@ -49,6 +49,9 @@ publish() { # rev-or-empty -> the published directory
     if [ -n "$rev" ]; then git worktree add --detach -f "$OUT/src-$key" "$rev" >/dev/null 2>&1; src=$OUT/src-$key; fi
     log "publishing ${rev:-working tree}"
     dotnet publish "$src/src/OpenAiRelay/OpenAiRelay.csproj" -c Release -o "$OUT/build-$key" --nologo -v quiet >/dev/null
+    # The checkout is needed for the publish only; left behind, its copies of the projects confuse tools that search
+    # the repository for one (BenchmarkDotNet refuses two OpenAiRelay.Microbenchmarks.csproj).
+    if [ -n "$rev" ]; then git worktree remove --force "$src"; fi
     BUILT[$key]=$OUT/build-$key
   fi
 }

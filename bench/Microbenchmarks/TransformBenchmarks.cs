@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Forwarding;
+using OpenAiRelay.Pipeline;
 
 namespace OpenAiRelay.Microbenchmarks;
 
@@ -18,7 +19,7 @@ public class TransformBenchmarks
     private UpstreamTransformer _transformer = null!;
 
     [GlobalSetup]
-    public void Setup() => _transformer = new UpstreamTransformer(new UpstreamOptions { ApiKey = "sk-upstream-key", BaseUrl = "http://127.0.0.1:8080/v1" });
+    public void Setup() => _transformer = new UpstreamTransformer(new UpstreamOptions { ApiKey = "sk-upstream-key", BaseUrl = "http://127.0.0.1:8080/v1" }, new ActiveStreams());
 
     [Benchmark(Baseline = true)]
     public HttpRequestMessage ContextOnly()
