@@ -22,7 +22,9 @@ public static class ComposeConfig
     }
 
     /// <param name="dotEnv">The .env beside compose.yaml, or null for none.</param>
-    public static async Task<Result> RunAsync(string? dotEnv)
+    /// <param name="arguments">What follows <c>-f compose.yaml</c>: <c>config</c> unless given (<c>--profile observability config</c>,
+    /// <c>config --profiles</c>).</param>
+    public static async Task<Result> RunAsync(string? dotEnv, params string[] arguments)
     {
         var directory = Path.Combine(Path.GetTempPath(), "openai-relay-compose-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
@@ -34,7 +36,7 @@ public static class ComposeConfig
 
         var compose = FindExecutable("docker-compose")
             ?? throw new Xunit.Sdk.XunitException("docker-compose is not installed (it validates compose.yaml without a Docker engine): apt-get install docker-compose (.ci/run installs it).");
-        var psi = new ProcessStartInfo(compose, ["-f", "compose.yaml", "config"])
+        var psi = new ProcessStartInfo(compose, ["-f", "compose.yaml", .. (arguments.Length == 0 ? new[] { "config" } : arguments)])
         {
             WorkingDirectory = directory,
             RedirectStandardOutput = true,
@@ -42,6 +44,8 @@ public static class ComposeConfig
         };
         // Only the .env may feed substitutions, not whatever the test runner's environment happens to hold.
         psi.Environment.Remove("RELAY_TRUSTED_PROXIES");
+        psi.Environment.Remove("GRAFANA_ADMIN_PASSWORD");
+        psi.Environment.Remove("COMPOSE_PROFILES");
         using var process = Process.Start(psi)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
@@ -58,7 +62,7 @@ public static class ComposeConfig
             .FirstOrDefault(File.Exists);
 
     /// <summary>YAML to JSON with PyYAML, which Debian's docker-compose (a Python program) depends on.</summary>
-    private static string ToJson(string yaml)
+    public static string ToJson(string yaml)
     {
         var psi = new ProcessStartInfo("python3", ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"])
         {

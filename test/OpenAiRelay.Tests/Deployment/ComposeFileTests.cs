@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using OpenAiRelay.Tests.Infrastructure;
 
 namespace OpenAiRelay.Tests.Deployment;
 
@@ -8,6 +9,9 @@ namespace OpenAiRelay.Tests.Deployment;
 public sealed partial class ComposeFileTests
 {
     private const string DotEnv = "OPENAI_API_KEY=sk-compose-test\nRELAY_TOKEN=compose-test-token\n# a comment\nOPENAI_BASE_URL=http://upstream.invalid/v1\n";
+
+    /// <summary>The lines docs/observability.md adds to .env for the observability profile.</summary>
+    private const string ObservabilityEnv = "RELAY_METRICS_PORT=9464\nRELAY_METRICS_BIND_ADDRESS=0.0.0.0\nGRAFANA_ADMIN_PASSWORD=grafana-admin-canary\n";
 
     [Fact]
     public async Task Config_IsValid_PublishesOnLoopbackOnly_BuildsFromTheRoot_AndReadsDotEnv()
@@ -56,6 +60,134 @@ public sealed partial class ComposeFileTests
         var config = await ComposeConfig.RunAsync(DotEnv + "RELAY_TRUSTED_PROXIES=10.9.8.7\n");
         Assert.True(config.ExitCode == 0, config.Errors);
         Assert.Equal("10.9.8.7", config.Relay.GetProperty("environment").GetProperty("RELAY_TRUSTED_PROXIES").GetString());
+    }
+
+    /// <summary>
+    /// Without the <c>observability</c> profile compose starts the relay alone: every other service is in that profile
+    /// (docker-compose 1.29's <c>config</c> prints profiled services too, so the proof is their <c>profiles</c> key), and
+    /// the Grafana password is not required, so a .env without it still renders.
+    /// </summary>
+    [Fact]
+    public async Task Config_WithoutTheProfile_StartsTheRelayAlone_AndNeedsNoGrafanaPassword()
+    {
+        var config = await ComposeConfig.RunAsync(DotEnv);
+        Assert.True(config.ExitCode == 0, "docker-compose config failed:\n" + config.Errors);
+        Assert.DoesNotContain("GRAFANA_ADMIN_PASSWORD", config.Errors, StringComparison.Ordinal);
+        var startedWithoutProfile = config.Root.GetProperty("services").EnumerateObject()
+            .Where(s => !s.Value.TryGetProperty("profiles", out var profiles) || profiles.GetArrayLength() == 0)
+            .Select(s => s.Name);
+        Assert.Equal(["relay"], startedWithoutProfile);
+        foreach (var service in config.Root.GetProperty("services").EnumerateObject().Where(s => s.Name != "relay"))
+        {
+            Assert.Equal(["observability"], service.Value.GetProperty("profiles").EnumerateArray().Select(p => p.GetString()));
+        }
+
+        var profiles = await ComposeConfig.RunAsync(DotEnv, "config", "--profiles");
+        Assert.True(profiles.ExitCode == 0, profiles.Errors);
+        Assert.Equal(["observability"], profiles.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>
+    /// With the profile, Prometheus and Grafana join the relay's network and publish on 127.0.0.1 only, from pinned
+    /// images, mounting the shipped files read-only; the relay still publishes 127.0.0.1:3001 alone, never its metrics
+    /// port, even with RELAY_METRICS_PORT in .env.
+    /// </summary>
+    [Fact]
+    public async Task Config_WithTheObservabilityProfile_AddsPrometheusAndGrafanaOnLoopback_AndTheRelayPublishesOnly3001()
+    {
+        var config = await ComposeConfig.RunAsync(DotEnv + ObservabilityEnv, "--profile", "observability", "config");
+        Assert.True(config.ExitCode == 0, "docker-compose --profile observability config failed:\n" + config.Errors);
+        var services = config.Root.GetProperty("services");
+
+        Assert.Equal("127.0.0.1:3001:3001", PortMapping(Assert.Single(config.Relay.GetProperty("ports").EnumerateArray())));
+        Assert.False(config.Relay.TryGetProperty("expose", out _));
+        Assert.Equal("9464", config.Relay.GetProperty("environment").GetProperty("RELAY_METRICS_PORT").GetString());
+
+        foreach (var (name, port, image) in new[] { ("prometheus", "127.0.0.1:9090:9090", "prom/prometheus:v"), ("grafana", "127.0.0.1:3000:3000", "grafana/grafana:") })
+        {
+            var service = services.GetProperty(name);
+            Assert.Equal(port, PortMapping(Assert.Single(service.GetProperty("ports").EnumerateArray())));
+            var pinned = service.GetProperty("image").GetString()!;
+            Assert.StartsWith(image, pinned, StringComparison.Ordinal);
+            Assert.Matches(@"^\d+\.\d+\.\d+$", pinned[image.Length..]);
+            Assert.Equal("unless-stopped", service.GetProperty("restart").GetString());
+            Assert.True(service.GetProperty("networks").TryGetProperty("relay", out _), name + " is not on the relay network");
+            Assert.Equal(["observability"], service.GetProperty("profiles").EnumerateArray().Select(p => p.GetString()));
+
+            // Every file mounted from the repository exists there, read-only.
+            foreach (var volume in service.GetProperty("volumes").EnumerateArray().Select(Volume).Where(v => v.Source.StartsWith('/')))
+            {
+                Assert.True(volume.ReadOnly, $"{name} mounts {volume.Source} writable");
+                var shipped = Path.Combine(RepositoryPaths.Root, Path.GetRelativePath(config.Directory, volume.Source));
+                Assert.True(File.Exists(shipped) || Directory.Exists(shipped), $"{name} mounts {shipped}, which the repository does not have");
+            }
+        }
+
+        var prometheusMounts = services.GetProperty("prometheus").GetProperty("volumes").EnumerateArray().Select(Volume).ToArray();
+        Assert.Contains(prometheusMounts, v => v.Target == "/etc/prometheus" && v.Source.EndsWith("/deploy/prometheus", StringComparison.Ordinal));
+        Assert.Contains(prometheusMounts, v => v.Target == "/prometheus" && v.Source == "prometheus-data");
+        var grafanaMounts = services.GetProperty("grafana").GetProperty("volumes").EnumerateArray().Select(Volume).ToArray();
+        Assert.Contains(grafanaMounts, v => v.Target == "/etc/grafana/provisioning" && v.Source.EndsWith("/deploy/grafana/provisioning", StringComparison.Ordinal));
+        Assert.Contains(grafanaMounts, v => v.Target == "/var/lib/grafana/dashboards/openai-relay.json");
+
+        var grafana = services.GetProperty("grafana").GetProperty("environment");
+        Assert.Equal("grafana-admin-canary", grafana.GetProperty("GF_SECURITY_ADMIN_PASSWORD").GetString());
+        Assert.Equal("false", grafana.GetProperty("GF_USERS_ALLOW_SIGN_UP").GetString());
+        Assert.Equal("false", grafana.GetProperty("GF_ANALYTICS_REPORTING_ENABLED").GetString());
+        Assert.Equal("false", grafana.GetProperty("GF_AUTH_ANONYMOUS_ENABLED").GetString());
+        // The relay's .env (the OpenAI key among it) is not Grafana's.
+        Assert.False(grafana.TryGetProperty("OPENAI_API_KEY", out _));
+        Assert.False(services.GetProperty("prometheus").TryGetProperty("env_file", out _));
+    }
+
+    /// <summary>
+    /// Grafana would create admin/admin from an empty password: its entrypoint, as compose renders it, refuses to start
+    /// without one (naming GRAFANA_ADMIN_PASSWORD) and hands over to the image's /run.sh with one.
+    /// </summary>
+    [Theory]
+    [InlineData("", 1)]
+    [InlineData("grafana-admin-canary", 0)]
+    public async Task GrafanaEntrypoint_StartsOnlyWithAPassword(string password, int exitCode)
+    {
+        var config = await ComposeConfig.RunAsync(DotEnv, "--profile", "observability", "config");
+        Assert.True(config.ExitCode == 0, config.Errors);
+        var entrypoint = config.Root.GetProperty("services").GetProperty("grafana").GetProperty("entrypoint").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        Assert.Equal("/bin/sh", entrypoint[0]);
+        Assert.Contains("exec /run.sh", entrypoint[2], StringComparison.Ordinal);
+
+        // What the container runs: compose's $$ is a literal $; /bin/echo stands in for the image's /run.sh.
+        var psi = new System.Diagnostics.ProcessStartInfo(entrypoint[0], [.. entrypoint[1..2], entrypoint[2].Replace("$$", "$", StringComparison.Ordinal).Replace("/run.sh", "/bin/echo started", StringComparison.Ordinal), .. entrypoint[3..]])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.Environment["GF_SECURITY_ADMIN_PASSWORD"] = password;
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(exitCode, process.ExitCode);
+        if (exitCode == 0)
+        {
+            Assert.Equal("started\n", output);
+        }
+        else
+        {
+            Assert.Contains("set GRAFANA_ADMIN_PASSWORD in .env", errors, StringComparison.Ordinal);
+            Assert.Empty(output);
+        }
+    }
+
+    /// <summary>A volume from v1's "source:target:mode" or v2's long syntax.</summary>
+    private static (string Source, string Target, bool ReadOnly) Volume(JsonElement volume)
+    {
+        if (volume.ValueKind == JsonValueKind.String)
+        {
+            var parts = volume.GetString()!.Split(':');
+            return (parts[0], parts[1], parts.Length > 2 && parts[2].Split(',').Contains("ro"));
+        }
+
+        return (volume.GetProperty("source").GetString()!, volume.GetProperty("target").GetString()!, volume.TryGetProperty("read_only", out var ro) && ro.GetBoolean());
     }
 
     /// <summary>"127.0.0.1:3001:3001" from docker-compose v1's short syntax or v2's long one.</summary>
