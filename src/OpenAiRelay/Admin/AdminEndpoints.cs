@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using OpenAiRelay.AdminConsole;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
@@ -32,12 +33,22 @@ internal static partial class AdminEndpoints
         }
 
         var expected = SHA256.HashData(Encoding.UTF8.GetBytes(adminToken));
+        endpoints.MapConsolePages();
+        MapSessionEndpoints(endpoints, expected);
         var admin = endpoints.MapGroup("/admin");
         admin.AddEndpointFilter(async (context, next) =>
         {
+            var http = context.HttpContext;
+            // The console's browser: a live session cookie (and no Authorization header, which would decide instead),
+            // with the anti-forgery checks on anything that changes state.
+            if (http.Request.Headers.Authorization.Count == 0
+                && http.RequestServices.GetRequiredService<ConsoleSessionStore>().Find(ConsoleRequests.SessionId(http.Request)) is { } session)
+            {
+                return ConsoleRequests.Forgery(http.Request, session) is { } forgery ? Error(http, AdminErrors.Forbidden(forgery)) : await next(context);
+            }
+
             // Failed admin tokens count against the same per-address allowance as failed client tokens: a throttled
             // address is refused before its token is looked at, and a guess past the allowance gets 429 too.
-            var http = context.HttpContext;
             var throttle = http.RequestServices.GetRequiredService<FailedAuthThrottle>();
             var address = http.Connection.RemoteIpAddress;
             if (throttle.RetryAfter(address) is { } throttled)
@@ -62,11 +73,22 @@ internal static partial class AdminEndpoints
         admin.MapGet("/objects", ListObjectsAsync);
         admin.MapPost("/objects/{objectId}/assign", AssignObjectAsync);
         admin.MapPost("/objects/{objectId}/release", ReleaseObjectAsync);
+        MapConsoleApi(admin);
     }
 
     private static bool IsAdmin(HttpRequest request, byte[] expected)
     {
         if (!BearerToken.TryParseAuthorization(request.Headers.Authorization.Count == 1 ? request.Headers.Authorization[0] : null, out var token))
+        {
+            return false;
+        }
+
+        return IsAdminToken(token, expected);
+    }
+
+    private static bool IsAdminToken(ReadOnlySpan<char> token, byte[] expected)
+    {
+        if (token.Length > BearerToken.MaxLength)
         {
             return false;
         }
@@ -358,14 +380,16 @@ internal static partial class AdminEndpoints
         }
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpContext context)
+    private static Task<byte[]> ReadBodyAsync(HttpContext context) => ReadBodyAsync(context, MaxBodyBytes);
+
+    private static async Task<byte[]> ReadBodyAsync(HttpContext context, int maxBytes)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[4096];
         int read;
         while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
         {
-            if (buffer.Length + read > MaxBodyBytes)
+            if (buffer.Length + read > maxBytes)
             {
                 throw new InvalidDataException("body too large");
             }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenAiRelay.Admin;
+using OpenAiRelay.AdminConsole;
 using OpenAiRelay.Authentication;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Errors;
@@ -77,6 +78,10 @@ internal static partial class RelayApplication
         services.AddSingleton<FailedAuthThrottle>();
         services.AddSingleton<RelayForwarder>();
         services.AddSingleton<ActiveStreams>();
+        services.AddSingleton<RequestsInFlight>();
+        services.AddSingleton<UsageReports>();
+        services.AddSingleton<ConsoleSessionStore>();
+        services.AddSingleton<ConsoleAssets>();
         services.AddSingleton<IRelayRequestObserver, RequestLog>();
         services.AddRelayTelemetry(builder.Configuration);
         AddStorage(services);
@@ -102,6 +107,11 @@ internal static partial class RelayApplication
         // After the request record (a refused /v1 target is still logged), before routing (it never reaches a handler).
         app.UseRequestTargetFilter();
         app.UseWebSockets();
+        if (!string.IsNullOrEmpty(app.Services.GetRequiredService<IOptions<RelayOptions>>().Value.AdminToken))
+        {
+            // Every /admin answer, the console's and the API's, errors included, carries the console's CSP and friends.
+            app.UseWhen(static context => context.Request.Path.StartsWithSegments("/admin"), static branch => branch.UseMiddleware<ConsoleSecurityHeaders>());
+        }
 
         app.MapHealthEndpoints();
         app.MapAdminEndpoints(app.Services.GetRequiredService<IOptions<RelayOptions>>().Value.AdminToken);

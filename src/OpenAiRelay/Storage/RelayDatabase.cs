@@ -30,6 +30,9 @@ internal abstract class RelayDatabase(TimeSpan commandTimeout)
     /// <summary>An SQL expression giving the UTC calendar day (<c>yyyy-MM-dd</c>) of a timestamp column.</summary>
     public abstract string DayOf(string column);
 
+    /// <summary>An SQL expression giving the UTC hour (<c>yyyy-MM-ddTHH</c>) of a timestamp column.</summary>
+    public abstract string HourOf(string column);
+
     /// <summary>DDL creating <c>schema_migrations</c> if absent.</summary>
     public abstract string MigrationsTableSql { get; }
 

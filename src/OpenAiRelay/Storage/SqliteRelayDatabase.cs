@@ -71,6 +71,8 @@ internal sealed class SqliteRelayDatabase : RelayDatabase
 
     public override string DayOf(string column) => $"substr({column}, 1, 10)";
 
+    public override string HourOf(string column) => $"substr({column}, 1, 13)";
+
     public override bool IsUniqueViolation(DbException exception)
         => exception is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
 

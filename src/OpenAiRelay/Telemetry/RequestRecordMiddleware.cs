@@ -13,7 +13,7 @@ namespace OpenAiRelay.Telemetry;
 /// pipeline returns hands the finished <see cref="RelayRequestRecord"/> to every <see cref="IRelayRequestObserver"/>.
 /// It decides nothing about the request itself; the stages inside it do, and it only records what they settled.
 /// </summary>
-internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<IRelayRequestObserver> observers)
+internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<IRelayRequestObserver> observers, RequestsInFlight inFlight)
 {
     private readonly IRelayRequestObserver[] _observers = observers.ToArray();
 
@@ -39,6 +39,7 @@ internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<
         context.Features.Set<IRequestOutcomeFeature>(request);
         // Null unless a tracer listens: then the request's span, current for every stage and the request log line.
         using var span = RequestSpan.Start(context, requestId);
+        inFlight.Add(requestId, context, started);
         try
         {
             await next(context);
@@ -51,6 +52,7 @@ internal sealed class RequestRecordMiddleware(RequestDelegate next, IEnumerable<
         }
         finally
         {
+            inFlight.Remove(requestId);
             if (context.RequestAborted.IsCancellationRequested)
             {
                 request.End(RequestOutcome.ClientCancelled);

@@ -19,7 +19,7 @@ public sealed partial class FolderDependencyTests
         ["Storage", "Pricing"],
         ["Authentication", "Ledger"],
         ["Limits", "Metering", "Isolation", "Forwarding"],
-        ["Telemetry", "Admin"],
+        ["Telemetry", "Admin", "AdminConsole"],
         ["Hosting"],
     ];
 
