@@ -8,6 +8,8 @@ cd "$(dirname "$0")"
 dotnet format openai-relay.slnx --verify-no-changes
 
 npm ci --prefix test/node-sdk --no-audit --no-fund --loglevel=error
+# The web console's pinned chart library: VendoredAssetsTests compares the committed copy with node_modules/uplot/dist.
+npm ci --prefix src/OpenAiRelay/AdminConsole/client --no-audit --no-fund --loglevel=error
 # The whole solution, benchmarks included: `dotnet test` alone builds only the test projects and what they reference,
 # and a benchmark that no longer compiles would go unnoticed until someone measures.
 dotnet build openai-relay.slnx -c Release --nologo -v quiet

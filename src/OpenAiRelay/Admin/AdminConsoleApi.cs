@@ -25,7 +25,7 @@ internal static partial class AdminEndpoints
         admin.MapGet("/usage/series", SeriesAsync);
         admin.MapGet("/usage/stats", StatsAsync);
         admin.MapGet("/usage/rows", RowsAsync);
-        admin.MapGet("/live", Live);
+        admin.MapGet("/live", LiveAsync);
     }
 
     private static async Task<IResult> SeriesAsync(HttpContext context, UsageReports reports, TimeProvider time, string? bucket, string? by, string? since, string? until, int? limit)
@@ -190,7 +190,27 @@ internal static partial class AdminEndpoints
         }
     }
 
-    private static IResult Live(HttpContext context, RequestsInFlight inFlight, ActiveStreams streams, TimeProvider time) => Json(StatusCodes.Status200OK, writer =>
+    private static async Task<IResult> LiveAsync(HttpContext context, RequestsInFlight inFlight, ActiveStreams streams, ClientKeyStore keys, TimeProvider time)
+    {
+        var requests = inFlight.List(200);
+        // Names for people; the label (the key's public part) stays beside it, as in the ledger and the logs.
+        IReadOnlyDictionary<string, string> names = new Dictionary<string, string>();
+        if (requests.Any(r => r.KeyId is not null))
+        {
+            try
+            {
+                names = (await keys.ListAsync(context.RequestAborted)).ToDictionary(k => k.KeyId, k => k.Name, StringComparer.Ordinal);
+            }
+            catch (DbException)
+            {
+                // The live view needs no database: without it, keys show by label.
+            }
+        }
+
+        return Live(inFlight, streams, time, requests, names);
+    }
+
+    private static IResult Live(RequestsInFlight inFlight, ActiveStreams streams, TimeProvider time, IReadOnlyList<InFlightRequest> requests, IReadOnlyDictionary<string, string> names) => Json(StatusCodes.Status200OK, writer =>
     {
         writer.WriteStartObject();
         writer.WriteString("object", "relay.live");
@@ -201,13 +221,14 @@ internal static partial class AdminEndpoints
         writer.WriteNumber("websocket", streams.WebSockets);
         writer.WriteEndObject();
         writer.WriteStartArray("requests");
-        foreach (var request in inFlight.List(200))
+        foreach (var request in requests)
         {
             writer.WriteStartObject();
             writer.WriteString("request_id", request.RequestId);
             writer.WriteString("method", request.Method);
             writer.WriteString("endpoint", request.Path);
-            WriteNullable(writer, "key", request.ClientLabel);
+            WriteNullable(writer, "key", request.KeyId is { } keyId && names.TryGetValue(keyId, out var name) ? name : request.ClientLabel);
+            WriteNullable(writer, "key_label", request.ClientLabel);
             WriteNullable(writer, "model", request.Model);
             writer.WriteString("stream", request.Stream switch
             {

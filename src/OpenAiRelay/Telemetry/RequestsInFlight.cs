@@ -51,6 +51,7 @@ internal sealed class RequestsInFlight(TimeProvider time)
                 entry.Context.Request.Method,
                 entry.Context.Request.Path.Value ?? string.Empty,
                 features.Get<IClientFeature>()?.Client.Label,
+                features.Get<IClientFeature>()?.Client.KeyId,
                 features.Get<IRequestBodyFeature>()?.Model,
                 features.Get<IUpstreamResponseFeature>()?.Stream ?? ResponseStreamKind.None,
                 entry.StartedAt,
@@ -68,4 +69,4 @@ internal sealed class RequestsInFlight(TimeProvider time)
 
 /// <summary>One request in flight as the live page shows it: never a header, body or token; the client by its label.</summary>
 internal sealed record InFlightRequest(
-    string RequestId, string Method, string Path, string? ClientLabel, string? Model, ResponseStreamKind Stream, DateTimeOffset StartedAt, TimeSpan Elapsed);
+    string RequestId, string Method, string Path, string? ClientLabel, string? KeyId, string? Model, ResponseStreamKind Stream, DateTimeOffset StartedAt, TimeSpan Elapsed);

@@ -192,7 +192,8 @@ public sealed class ConsoleApiTests(PostgresServer postgres) : IAsyncLifetime
             Assert.Equal(1, live.RootElement.GetProperty("requests_in_flight").GetInt32());
             Assert.Equal(1, live.RootElement.GetProperty("streams").GetProperty("sse").GetInt32());
             var running = Assert.Single(live.RootElement.GetProperty("requests").EnumerateArray());
-            Assert.Equal(carol[..18], running.GetProperty("key").GetString());
+            Assert.Equal("carol", running.GetProperty("key").GetString());
+            Assert.Equal(carol[..18], running.GetProperty("key_label").GetString());
             Assert.Equal("gpt-4o-mini", running.GetProperty("model").GetString());
             Assert.Equal("sse", running.GetProperty("stream").GetString());
             Assert.Equal("/v1/chat/completions", running.GetProperty("endpoint").GetString());

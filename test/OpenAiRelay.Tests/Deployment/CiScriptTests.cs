@@ -9,6 +9,7 @@ public sealed class CiScriptTests
     [InlineData("nginx-light", "nginx: the shipped site runs in the real nginx")]
     [InlineData("docker-compose", "docker-compose config validates compose.yaml (its PyYAML reads the output)")]
     [InlineData("systemd", "systemd-analyze verifies the unit")]
+    [InlineData("chromium", "the web console's browser tests drive /usr/bin/chromium through Playwright")]
     [InlineData("prometheus", "promtool checks deploy/prometheus; PrometheusServerTests scrape a relay with /usr/bin/prometheus")]
     public void CiRun_InstallsTheToolsTheDeploymentTestsNeed(string package, string why)
     {

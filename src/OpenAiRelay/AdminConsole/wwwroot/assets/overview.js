@@ -20,11 +20,14 @@ function dateInput(date) {
 
 /** since, until and the bucket of a range; null when a custom range is not valid. */
 export function rangeOf(state, now = new Date()) {
+  // The API's ranges end before `until`, and times go to it in whole seconds: end at the next second, so a request
+  // made in this very second is already in the figures.
+  const end = new Date(Math.floor(now.getTime() / 1000) * 1000 + 1000);
   switch (state.range) {
     case '7d':
-      return { since: new Date(utcMidnight(now).getTime() - 6 * DAY_MS), until: now, bucket: 'day' };
+      return { since: new Date(utcMidnight(now).getTime() - 6 * DAY_MS), until: end, bucket: 'day' };
     case '30d':
-      return { since: new Date(utcMidnight(now).getTime() - 29 * DAY_MS), until: now, bucket: 'day' };
+      return { since: new Date(utcMidnight(now).getTime() - 29 * DAY_MS), until: end, bucket: 'day' };
     case 'custom': {
       const since = new Date(`${state.from}T00:00:00Z`);
       const until = new Date(new Date(`${state.to}T00:00:00Z`).getTime() + DAY_MS);
@@ -34,7 +37,7 @@ export function rangeOf(state, now = new Date()) {
       return { since, until, bucket: until - since <= 2 * DAY_MS ? 'hour' : 'day' };
     }
     default:
-      return { since: new Date(now.getTime() - DAY_MS), until: now, bucket: 'hour' };
+      return { since: new Date(now.getTime() - DAY_MS), until: end, bucket: 'hour' };
   }
 }
 
