@@ -227,9 +227,9 @@ internal static partial class AdminEndpoints
             writer.WriteString("request_id", request.RequestId);
             writer.WriteString("method", request.Method);
             writer.WriteString("endpoint", request.Path);
-            WriteNullable(writer, "key", request.KeyId is { } keyId && names.TryGetValue(keyId, out var name) ? name : request.ClientLabel);
-            WriteNullable(writer, "key_label", request.ClientLabel);
-            WriteNullable(writer, "model", request.Model);
+            AdminJson.WriteStringOrNull(writer, "key", request.KeyId is { } keyId && names.TryGetValue(keyId, out var name) ? name : request.ClientLabel);
+            AdminJson.WriteStringOrNull(writer, "key_label", request.ClientLabel);
+            AdminJson.WriteStringOrNull(writer, "model", request.Model);
             writer.WriteString("stream", request.Stream switch
             {
                 ResponseStreamKind.EventStream => "sse",
@@ -373,17 +373,8 @@ internal static partial class AdminEndpoints
     private static void WritePercentiles(Utf8JsonWriter writer, string name, UsagePercentiles? percentiles)
     {
         writer.WriteStartObject(name);
-        if (percentiles is null)
-        {
-            writer.WriteNull("p50");
-            writer.WriteNull("p95");
-        }
-        else
-        {
-            writer.WriteNumber("p50", percentiles.P50);
-            writer.WriteNumber("p95", percentiles.P95);
-        }
-
+        AdminJson.WriteNumberOrNull(writer, "p50", percentiles?.P50);
+        AdminJson.WriteNumberOrNull(writer, "p95", percentiles?.P95);
         writer.WriteEndObject();
     }
 
@@ -406,9 +397,9 @@ internal static partial class AdminEndpoints
         writer.WriteStartObject();
         writer.WriteString("request_id", row.RequestId);
         writer.WriteString("started_at", row.StartedAt);
-        WriteNullable(writer, "key", row.KeyName);
+        AdminJson.WriteStringOrNull(writer, "key", row.KeyName);
         writer.WriteString("key_label", row.KeyLabel);
-        WriteNullable(writer, "model", row.Model);
+        AdminJson.WriteStringOrNull(writer, "model", row.Model);
         writer.WriteString("endpoint", row.Endpoint);
         writer.WriteString("method", row.Method);
         writer.WriteNumber("status", row.Status);
@@ -418,39 +409,11 @@ internal static partial class AdminEndpoints
         writer.WriteNumber("output_tokens", row.OutputTokens);
         writer.WriteNumber("reasoning_tokens", row.ReasoningTokens);
         writer.WriteBoolean("estimated", row.Estimated);
-        if (row.CostMicros is { } cost)
-        {
-            writer.WriteNumber("cost_micros", cost);
-            writer.WriteString("cost_usd", AdminJson.FormatUsd(cost));
-        }
-        else
-        {
-            writer.WriteNull("cost_micros");
-            writer.WriteNull("cost_usd");
-        }
-
+        AdminJson.WriteNumberOrNull(writer, "cost_micros", row.CostMicros);
+        AdminJson.WriteStringOrNull(writer, "cost_usd", row.CostMicros is { } cost ? AdminJson.FormatUsd(cost) : null);
         writer.WriteNumber("latency_ms", row.LatencyMs);
-        if (row.FirstByteMs is { } firstByte)
-        {
-            writer.WriteNumber("ttft_ms", firstByte);
-        }
-        else
-        {
-            writer.WriteNull("ttft_ms");
-        }
+        AdminJson.WriteNumberOrNull(writer, "ttft_ms", row.FirstByteMs);
 
         writer.WriteEndObject();
-    }
-
-    private static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
-    {
-        if (value is null)
-        {
-            writer.WriteNull(name);
-        }
-        else
-        {
-            writer.WriteString(name, value);
-        }
     }
 }

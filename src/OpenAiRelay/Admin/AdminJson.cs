@@ -81,7 +81,7 @@ internal static class AdminJson
         writer.WriteEndObject();
     }
 
-    private static void WriteStringOrNull(Utf8JsonWriter writer, string name, string? value)
+    public static void WriteStringOrNull(Utf8JsonWriter writer, string name, string? value)
     {
         if (value is null)
         {
@@ -90,6 +90,18 @@ internal static class AdminJson
         else
         {
             writer.WriteString(name, value);
+        }
+    }
+
+    public static void WriteNumberOrNull(Utf8JsonWriter writer, string name, long? value)
+    {
+        if (value is { } number)
+        {
+            writer.WriteNumber(name, number);
+        }
+        else
+        {
+            writer.WriteNull(name);
         }
     }
 
