@@ -276,6 +276,18 @@ internal static class AdminCommands
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{session.Database.Description}: schema at version {versions.DefaultIfEmpty(0).Max()}"));
         }, ct));
         db.Subcommands.Add(migrate);
+
+        var file = new Argument<string>("file") { Description = "Where to write the copy, such as /data/backup-2026-12-05.db (a file the relay's user can write)." };
+        var force = new Option<bool>("--force") { Description = "Replace the file if it exists." };
+        var backup = new Command("backup", "Copy the SQLite database (keys, ledger, audit, objects) to a file, consistently, while the relay runs. PostgreSQL: use pg_dump.") { file, force };
+        backup.SetAction((parse, ct) => RunAsync(parse, configuration, time, async (session, output) =>
+        {
+            var path = await DatabaseBackup.WriteAsync(session.Database, parse.GetValue(file)!, parse.GetValue(force), ct);
+            await output.WriteLineAsync($"backed up {session.Database.Description} to {path}");
+            // The stored hashes are HMACs under the pepper: without it, the keys in the copy authenticate nothing.
+            await output.WriteLineAsync($"keys in it work only with the same key pepper (RELAY_KEY_PEPPER, or the '{KeyPepper.FileName}' file in the data directory): keep a copy of that with the backup, as secret as the backup");
+        }, ct));
+        db.Subcommands.Add(backup);
         return db;
     }
 
