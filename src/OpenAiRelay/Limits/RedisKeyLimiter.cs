@@ -249,6 +249,9 @@ internal sealed partial class RedisKeyLimiter : IKeyLimiter, IAsyncDisposable
     /// <summary>Requests of <paramref name="key"/> this instance holds open with a reservation in the database (for tests).</summary>
     public int OpenDatabaseLeases(string key) => _openInDatabase.Values.Count(lease => lease.Key == key);
 
+    /// <summary>Whether this instance will still drop <paramref name="key"/>'s Redis spend counter after an outage (for tests).</summary>
+    public bool DropsSpendCounter(string key) => _staleSpend.ContainsKey(key);
+
     /// <summary>
     /// While Redis is down: this instance's share of the rate and concurrency limits in process, then the budget in
     /// the database, which every instance checks against the same ledger and reservations (exact across instances).

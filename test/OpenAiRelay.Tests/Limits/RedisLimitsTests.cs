@@ -357,6 +357,9 @@ public sealed class RedisLimitsTests(PostgresServer postgres) : IAsyncLifetime
         // Redis returns: its counter starts from the ledger, outage included.
         await _redis.StartAgainAsync();
         await WaitUntilAsync(() => a.Services.GetRequiredService<IKeyLimiter>().Degraded is null);
+        // Both relays spent through the database and drop the key's counter a moment after Redis returns (so that it
+        // reloads with every outage row); a counter loaded before that drop is reloaded at the next admission.
+        await WaitUntilAsync(() => new[] { a, b }.All(relay => !relay.Services.GetRequiredService<RedisKeyLimiter>().DropsSpendCounter(KeyId(key))));
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(a, key, Chat(test, maxTokens: 10, usage: ThousandEach)));
         await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
         var spend = KeyPrefix(key) + "spend:" + BudgetPeriod.Month.Start(DateTimeOffset.UtcNow).ToUnixTimeSeconds();
