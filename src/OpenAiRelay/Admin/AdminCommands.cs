@@ -114,7 +114,7 @@ internal static class AdminCommands
                 spends.TryGetValue(k.KeyId, out var spend) ? $"{KeySpend.Dollars(spend.SpentMicros)} of {KeySpend.Dollars(spend.BudgetMicros)} this {spend.Policy.BudgetPeriod.Name()}" : "-",
                 spend is not null ? KeySpend.Dollars(spend.RemainingMicros) : "-",
             }).ToList();
-            await output.WriteAsync(TextTable.Render(["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS", "POLICY", "SPENT", "REMAINING"], rows));
+            await CliTable.WriteAsync(output, ["NAME", "LABEL", "CREATED (UTC)", "EXPIRES", "REVOKED", "STATUS", "POLICY", "SPENT", "REMAINING"], rows);
         }, ct));
 
         var target = new Argument<string>("name-or-key-id") { Description = "The key's name or its key id (the part after rk_live_)." };
@@ -167,10 +167,11 @@ internal static class AdminCommands
                 r.Group, N(r.Requests), N(r.InputTokens), N(r.CachedTokens), N(r.OutputTokens), N(r.ReasoningTokens),
                 "$" + AdminJson.FormatUsd(r.CostMicros), N(r.UnpricedRequests), N(r.EstimatedRequests),
             }).ToList();
-            await output.WriteAsync(TextTable.Render(
+            await CliTable.WriteAsync(
+                output,
                 [query.By.ToString().ToUpperInvariant(), "REQUESTS", "INPUT", "CACHED", "OUTPUT", "REASONING", "COST (USD)", "UNPRICED", "ESTIMATED"],
                 cells,
-                new HashSet<int> { 1, 2, 3, 4, 5, 6, 7, 8 }));
+                new HashSet<int> { 1, 2, 3, 4, 5, 6, 7, 8 });
         }, ct));
         return usage;
     }
@@ -195,7 +196,7 @@ internal static class AdminCommands
             }
 
             var rows = entries.Select(e => new[] { Format(e.At), e.Actor, e.Address ?? "-", e.Action, e.Target }).ToList();
-            await output.WriteAsync(TextTable.Render(["AT (UTC)", "ACTOR", "ADDRESS", "ACTION", "TARGET"], rows));
+            await CliTable.WriteAsync(output, ["AT (UTC)", "ACTOR", "ADDRESS", "ACTION", "TARGET"], rows);
         }, ct));
         return audit;
     }
@@ -226,7 +227,7 @@ internal static class AdminCommands
             }
 
             var rows = found.Select(o => new[] { o.ObjectId, o.Kind, o.OwnerKeyId is { } id ? ClientKeyToken.LabelFor(id) : "(none)", Format(o.CreatedAt) }).ToList();
-            await output.WriteAsync(TextTable.Render(["ID", "KIND", "OWNER", "CREATED (UTC)"], rows));
+            await CliTable.WriteAsync(output, ["ID", "KIND", "OWNER", "CREATED (UTC)"], rows);
         }, ct));
 
         var assignId = new Argument<string>("object-id") { Description = "The upstream id, such as file-abc or vs_abc." };
