@@ -31,6 +31,7 @@ var healthcheck = new Command("healthcheck", "Exit 0 if the relay on this host a
 healthcheck.SetAction((_, cancellationToken) => HealthCheckCommand.RunAsync(cancellationToken));
 root.Subcommands.Add(healthcheck);
 AdminCommands.AddTo(root, () => RelayConfiguration.Load([]));
+CheckCommand.AddTo(root, () => RelayConfiguration.Load([]));
 
 // NOTE: System.CommandLine would otherwise catch SIGTERM and end the process after 2 s, cutting in-flight streams.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
