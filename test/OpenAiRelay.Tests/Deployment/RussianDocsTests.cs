@@ -7,7 +7,7 @@ namespace OpenAiRelay.Tests.Deployment;
 /// README.ru.md and docs/deploy.ru.md, written for the reader of the old Russian deployment guide, kept in step with
 /// README.md and docs/deploy.md: every command of the English file's code blocks, every environment variable and every
 /// <c>Relay__</c> setting it names are in the Russian file too; the two languages link to each other; and every
-/// relative link of a Russian file points to a file that exists. Comments inside code blocks may be translated,
+/// relative link of a Russian file points to a file that exists (and to a heading of it, for a #fragment). Comments inside code blocks may be translated,
 /// command text may not.
 /// </summary>
 public sealed partial class RussianDocsTests
@@ -68,6 +68,22 @@ public sealed partial class RussianDocsTests
             })
             .ToList();
         Assert.True(broken.Count == 0, $"{russian} links to files that do not exist: " + string.Join(", ", broken));
+    }
+
+    [Theory]
+    [MemberData(nameof(RussianFiles))]
+    public void EveryAnchorOfTheRussianFile_NamesAHeadingOfItsTarget(string russian)
+    {
+        var anchored = Links(Read(russian)).Where(link => !IsExternal(link) && link.Contains('#', StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(anchored);
+        var broken = anchored
+            .Where(link =>
+            {
+                var target = Resolve(russian, link);
+                return target.EndsWith(".md", StringComparison.Ordinal) && !Anchors(Read(target)).Contains(link[(link.IndexOf('#', StringComparison.Ordinal) + 1)..]);
+            })
+            .ToList();
+        Assert.True(broken.Count == 0, $"{russian} links to headings that do not exist: " + string.Join(", ", broken));
     }
 
     /// <summary>The check itself: a Russian file that lost one English command block fails.</summary>
@@ -199,6 +215,27 @@ public sealed partial class RussianDocsTests
         }
     }
 
+    /// <summary>The anchors GitHub gives a file's headings: lower case, punctuation dropped, spaces as hyphens.</summary>
+    private static HashSet<string> Anchors(string markdown)
+    {
+        var anchors = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in WithoutCodeBlocks(markdown))
+        {
+            var heading = HeadingLine().Match(line);
+            if (heading.Success)
+            {
+                var slug = NotInAnchor().Replace(heading.Groups["text"].Value.Trim().ToLowerInvariant(), "").Replace(' ', '-');
+                var unique = slug;
+                for (var n = 1; !anchors.Add(unique); n++)
+                {
+                    unique = slug + "-" + n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return anchors;
+    }
+
     private static bool IsExternal(string link) =>
         link.StartsWith("http://", StringComparison.Ordinal) || link.StartsWith("https://", StringComparison.Ordinal) || link.StartsWith("mailto:", StringComparison.Ordinal);
 
@@ -228,6 +265,12 @@ public sealed partial class RussianDocsTests
 
     [GeneratedRegex(@"\[(?<text>[^\]\n]*)\]\((?<target>[^)\s]+)\)")]
     private static partial Regex MarkdownLink();
+
+    [GeneratedRegex(@"^#{1,6} (?<text>.+)$")]
+    private static partial Regex HeadingLine();
+
+    [GeneratedRegex(@"[^\p{L}\p{M}\p{N}\p{Pc} -]")]
+    private static partial Regex NotInAnchor();
 
     [GeneratedRegex(@"\s{2,}")]
     private static partial Regex DescriptionGap();
