@@ -245,6 +245,8 @@ public sealed class ScaleTopologyTests(PostgresServer postgres)
             }
 
             Assert.All(await WaitForServedByAsync([one], alone), s => Assert.Equal("relay", s));
+            // nginx did try the stopped instance, and passed the request on instead of answering 502.
+            Assert.Contains(nginx.ErrorLog.Split('\n'), l => l.Contains("Connection refused", StringComparison.Ordinal) && l.Contains($"127.0.0.1:{two.Port}", StringComparison.Ordinal));
 
             // Every request the upstream saw has its one row, whichever instance served it; refusals wrote none.
             await AssertLedgerAsync(databaseUrl, keyId, served);
