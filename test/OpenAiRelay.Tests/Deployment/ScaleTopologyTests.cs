@@ -136,11 +136,7 @@ public sealed class ScaleTopologyTests(PostgresServer postgres)
         {
             foreach (var name in new[] { "relay", "relay-2" })
             {
-                var port = RelayProcess.FreePort();
-                var environment = ReplayEnvironment(config.Service(name), port, Path.Combine(root, name + "-data"), databaseUrl, redisUrl);
-                var process = await PublishedRelay.StartAsync(environment);
-                instances.Add(new Instance(name, port, environment, process));
-                await process.WaitUntilHealthyAsync(port).DefaultTimeout();
+                instances.Add(await StartInstanceAsync(name, config.Service(name), Path.Combine(root, name + "-data"), databaseUrl, redisUrl));
             }
 
             var (one, two) = (instances[0], instances[1]);
@@ -227,9 +223,10 @@ public sealed class ScaleTopologyTests(PostgresServer postgres)
 
             Assert.True(Refusals(two) > 0, "relay-2 logged no refusal");
             // The documented bound: instance 1 verified the key at the latest just before the revocation committed
-            // (when the DELETE returned), and trusts that for one TTL; no request sent after that was admitted. (The
-            // relay's cache runs on the wall clock, this test on the monotonic one: a quarter second for the difference.)
-            Assert.True(lastAdmitted < revokedBy + s_cacheTtl + TimeSpan.FromSeconds(0.25), $"a request sent {lastAdmitted} after the revocation (committed by {revokedBy}) was still admitted; Relay:Keys:CacheTtl is {s_cacheTtl}");
+            // (when the DELETE returned), and trusts that for one TTL; no request sent after that was admitted. (A second
+            // of slack: the cache's clock starts when that last lookup's read returns, and it runs on the wall clock,
+            // this test on the monotonic one.)
+            Assert.True(lastAdmitted < revokedBy + s_cacheTtl + TimeSpan.FromSeconds(1), $"a request sent {lastAdmitted} after the revocation (committed by {revokedBy}) was still admitted; Relay:Keys:CacheTtl is {s_cacheTtl}");
 
             // Instance 2 stops (docker compose stop relay-2: SIGTERM, a graceful drain): nginx sends every request to
             // instance 1, POSTs included (a refused connection sent nothing, so nginx passes it on).
@@ -363,6 +360,31 @@ public sealed class ScaleTopologyTests(PostgresServer postgres)
             }
             catch (Xunit.Sdk.XunitException e) when (attempt < 3 && e.Message.Contains("Address already in use", StringComparison.Ordinal))
             {
+            }
+        }
+    }
+
+    private static async Task<Instance> StartInstanceAsync(string name, JsonElement service, string dataDirectory, string databaseUrl, string redisUrl)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = RelayProcess.FreePort();
+            var environment = ReplayEnvironment(service, port, dataDirectory, databaseUrl, redisUrl);
+            var process = await PublishedRelay.StartAsync(environment);
+            try
+            {
+                await process.WaitUntilHealthyAsync(port).DefaultTimeout();
+                return new Instance(name, port, environment, process);
+            }
+            catch (Xunit.Sdk.XunitException) when (attempt < 3 && process.Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                // As with nginx: the free port was taken by another test before the relay bound it. Another one.
+                await process.DisposeAsync();
+            }
+            catch
+            {
+                await process.DisposeAsync();
+                throw;
             }
         }
     }
