@@ -12,13 +12,18 @@ public static class ComposeConfig
 {
     public static string ShippedPath => Path.Combine(RepositoryPaths.Root, "compose.yaml");
 
+    /// <summary>The several-instances override (docs/scaling.md), copied beside compose.yaml: add <c>-f compose.scale.yaml</c> to use it.</summary>
+    public static string ScalePath => Path.Combine(RepositoryPaths.Root, "compose.scale.yaml");
+
     public sealed record Result(int ExitCode, string Output, string Errors, string Directory)
     {
         /// <summary>The whole resolved configuration.</summary>
         public JsonElement Root => JsonDocument.Parse(ToJson(Output)).RootElement.Clone();
 
         /// <summary>The resolved <c>relay</c> service.</summary>
-        public JsonElement Relay => Root.GetProperty("services").GetProperty("relay");
+        public JsonElement Relay => Service("relay");
+
+        public JsonElement Service(string name) => Root.GetProperty("services").GetProperty(name);
     }
 
     /// <param name="dotEnv">The .env beside compose.yaml, or null for none.</param>
@@ -29,6 +34,7 @@ public static class ComposeConfig
         var directory = Path.Combine(Path.GetTempPath(), "openai-relay-compose-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         File.Copy(ShippedPath, Path.Combine(directory, "compose.yaml"));
+        File.Copy(ScalePath, Path.Combine(directory, "compose.scale.yaml"));
         if (dotEnv is not null)
         {
             await File.WriteAllTextAsync(Path.Combine(directory, ".env"), dotEnv);
@@ -46,6 +52,11 @@ public static class ComposeConfig
         psi.Environment.Remove("RELAY_TRUSTED_PROXIES");
         psi.Environment.Remove("GRAFANA_ADMIN_PASSWORD");
         psi.Environment.Remove("COMPOSE_PROFILES");
+        psi.Environment.Remove("COMPOSE_FILE");
+        foreach (var secret in new[] { "POSTGRES_PASSWORD", "REDIS_PASSWORD", "RELAY_KEY_PEPPER" })
+        {
+            psi.Environment.Remove(secret);
+        }
         using var process = Process.Start(psi)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();

@@ -17,12 +17,19 @@ public static class NginxSite
     /// Replace the keep-alive <c>upstream</c> with the old guide's <c>proxy_pass http://127.0.0.1:3001</c> (a new
     /// connection to the relay for every request), for the keep-alive comparison only.
     /// </param>
-    public static string Render(TestCertificate certificate, int httpPort, int httpsPort, int relayPort, bool bareProxyPass = false)
+    public static string Render(TestCertificate certificate, int httpPort, int httpsPort, int relayPort, bool bareProxyPass = false) =>
+        Render(File.ReadAllText(ShippedPath), certificate, httpPort, httpsPort, [relayPort], bareProxyPass);
+
+    /// <summary>
+    /// <paramref name="site"/> (the shipped site, or it after an edit a guide makes, such as docs/scaling.md's second
+    /// upstream server) rendered the same way, with the upstream's <c>server 127.0.0.1:3001;</c>, <c>:3002;</c>, ...
+    /// lines pointed at <paramref name="relayPorts"/> in that order, each expected exactly once.
+    /// </summary>
+    public static string Render(string site, TestCertificate certificate, int httpPort, int httpsPort, IReadOnlyList<int> relayPorts, bool bareProxyPass = false)
     {
-        var site = File.ReadAllText(ShippedPath);
         var http = httpPort.ToString(CultureInfo.InvariantCulture);
         var https = httpsPort.ToString(CultureInfo.InvariantCulture);
-        var relay = relayPort.ToString(CultureInfo.InvariantCulture);
+        var relay = relayPorts[0].ToString(CultureInfo.InvariantCulture);
 
         // The same edits docs/deploy.md step 5.2 makes with sed (domain, hence certificate paths), plus the ports.
         site = Replace(site, "/etc/letsencrypt/live/relay.example.com/", certificate.Directory, 2);
@@ -31,7 +38,11 @@ public static class NginxSite
         site = Replace(site, "listen [::]:80;", $"listen [::1]:{http};", 1);
         site = Replace(site, "listen 443 ", $"listen 127.0.0.1:{https} ", 1);
         site = Replace(site, "listen [::]:443 ", $"listen [::1]:{https} ", 1);
-        site = Replace(site, "server 127.0.0.1:3001;", $"server 127.0.0.1:{relay};", 1);
+        for (var i = 0; i < relayPorts.Count; i++)
+        {
+            site = Replace(site, $"server 127.0.0.1:{3001 + i};", $"server 127.0.0.1:{relayPorts[i].ToString(CultureInfo.InvariantCulture)};", 1);
+        }
+
         if (bareProxyPass)
         {
             // Twice: the main location and the (commented) admin allow-list.
@@ -40,7 +51,7 @@ public static class NginxSite
 
         // Whatever is left of the production values (outside comments) is a line the rewrites above do not know.
         var active = string.Join('\n', site.Split('\n').Select(line => line.Split('#')[0]));
-        foreach (var leftover in new[] { "relay.example.com", "/etc/letsencrypt", ":3001;", "listen 80", "listen 443", "[::]" })
+        foreach (var leftover in new[] { "relay.example.com", "/etc/letsencrypt", ":3001;", ":3002;", "listen 80", "listen 443", "[::]" })
         {
             Assert.False(active.Contains(leftover, StringComparison.Ordinal), $"{ShippedPath}: '{leftover}' is still in the rendered site; a deployment would have to edit a line this test does not rewrite");
         }
