@@ -96,36 +96,11 @@ http {
 CONF
 nginx -c "$OUT/nginx/nginx.conf" -g 'daemon off;' & PIDS+=($!)
 
-# nginx with the shipped site in front of the static upstream, as bench/run.sh renders it (TLS off, one loopback port).
+# nginx with the shipped site in front of the static upstream, as bench/run.sh renders it.
+# shellcheck source=bench/shipped-nginx.sh
+source "$ROOT/bench/shipped-nginx.sh"
 start_nginx_target() { # port -> master pid
-  mkdir -p "$OUT/nginx-target/tmp"
-  awk -v port="$1" -v upstream="$UPSTREAM_PORT" '
-    /^# Plain HTTP/ { skip = 1 }
-    skip && /^}/ { skip = 0; next }
-    skip { next }
-    /^[[:space:]]*ssl_/ { next }
-    /listen \[::\]:443/ { next }
-    /listen 443/ { sub(/listen 443 ssl http2;/, "listen 127.0.0.1:" port ";") }
-    /server 127\.0\.0\.1:3001;/ { sub(/127\.0\.0\.1:3001/, "127.0.0.1:" upstream) }
-    { print }
-  ' "$ROOT/deploy/nginx/openai-relay.conf" > "$OUT/nginx-target/site.conf"
-  cat > "$OUT/nginx-target/nginx.conf" <<NGINX
-worker_processes auto;
-pid $OUT/nginx-target/nginx.pid;
-error_log $OUT/nginx-target/error.log warn;
-events { worker_connections 8192; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65;
-    access_log $OUT/nginx-target/access.log;
-    client_body_temp_path $OUT/nginx-target/tmp/body;
-    proxy_temp_path $OUT/nginx-target/tmp/proxy;
-    include $OUT/nginx-target/site.conf;
-}
-NGINX
+  render_shipped_nginx "$OUT/nginx-target" "$1" "$UPSTREAM_PORT"
   nginx -p "$OUT/nginx-target" -c "$OUT/nginx-target/nginx.conf" -g 'daemon off;' > "$OUT/nginx-target.log" 2>&1 & PIDS+=($!)
   echo $!
 }

@@ -5,7 +5,9 @@
 #   bench/run.sh                      # full run, about 9 minutes on 2 cores; rewrites the table in docs/benchmarks.md
 #
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION (10 s per chat round), BENCH_STREAMS (1000),
-# BENCH_SCENARIOS (chat,chat1,sse,files,ws), BENCH_REPORT (docs/benchmarks.md; "none" to skip),
+# BENCH_SCENARIOS (chat,chat1,sse,files,ws,wrk; wrk is bench/cpu-ab.sh's outsiders' measurement, run last: wrk against
+# a static upstream, nginx with the shipped site, the bench/Floor YARP floor and the relay with everything on in the
+# same rounds, about 5 more minutes), BENCH_REPORT (docs/benchmarks.md; "none" to skip),
 # BENCH_RELAY_ENV (extra VAR=value pairs for the relay process only, for experiments, e.g. "DOTNET_gcServer=1").
 # What each number means: bench/README.md.
 set -euo pipefail
@@ -15,7 +17,18 @@ OUT=$ROOT/bench/out
 ROUNDS=${BENCH_ROUNDS:-5}
 DURATION=${BENCH_DURATION:-10}
 STREAMS=${BENCH_STREAMS:-1000}
-SCENARIOS=${BENCH_SCENARIOS:-chat,chat1,sse,files,ws}
+SCENARIOS=${BENCH_SCENARIOS:-chat,chat1,sse,files,ws,wrk}
+# The outsiders' measurement: the relay with everything a production relay has on (a client key with every limit, the
+# ledger, the JSON request log, metrics) beside nginx and the floor, then without the log, then with a shared token.
+WRK_VARIANTS="nginx|@nginx|;floor|@floor|;relay||@LIMITED_KEY@ Logging__LogLevel__Default=Information Logging__Console__FormatterName=json RELAY_METRICS_TOKEN=bench-metrics-token-0001;relay-nolog||@LIMITED_KEY@ RELAY_METRICS_TOKEN=bench-metrics-token-0001;relay-token||"
+RUN_WRK=false
+if [[ ,$SCENARIOS, == *,wrk,* ]]; then
+  RUN_WRK=true
+  SCENARIOS=$(tr ',' '\n' <<<"$SCENARIOS" | grep -vx wrk | paste -sd, - || true)
+  if [ -z "$SCENARIOS" ]; then
+    exec env BENCH_VARIANTS="$WRK_VARIANTS" BENCH_ROUNDS="$ROUNDS" BENCH_DURATION="$DURATION" bench/cpu-ab.sh
+  fi
+fi
 REPORT=${BENCH_REPORT:-docs/benchmarks.md}
 API_KEY=sk-bench-upstream
 RELAY_TOKEN=rt-bench-client
@@ -64,39 +77,11 @@ FAKE_PORT=$(free_port 18080)
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$FAKE_PORT/v1/models" "$API_KEY"
 
-# nginx with the shipped site, minus TLS: the listen lines become one plain-HTTP loopback port, the ssl_* lines and
-# the port-80 redirect server go, and the upstream is the fake instead of the relay. Everything in location / is
-# exactly as shipped (no buffering either way, HTTP/1.1 keep-alive pool of 32, WebSocket upgrade map).
+# nginx with the shipped site, minus TLS, in front of the fake (bench/shipped-nginx.sh).
 NGINX_PORT=$(free_port $((FAKE_PORT + 1)))
-awk -v port="$NGINX_PORT" -v fake="$FAKE_PORT" '
-  /^# Plain HTTP/ { skip = 1 }
-  skip && /^}/ { skip = 0; next }
-  skip { next }
-  /^[[:space:]]*ssl_/ { next }
-  /listen \[::\]:443/ { next }
-  /listen 443/ { sub(/listen 443 ssl http2;/, "listen 127.0.0.1:" port ";") }
-  /server 127\.0\.0\.1:3001;/ { sub(/127\.0\.0\.1:3001/, "127.0.0.1:" fake) }
-  { print }
-' deploy/nginx/openai-relay.conf >"$OUT/nginx/site.conf"
-# The main context is Debian's defaults (worker_processes auto, sendfile, access log on) except
-# worker_connections: 1,000 proxied streams need 2,000 connections, above Debian's 768.
-cat >"$OUT/nginx/nginx.conf" <<NGINX
-worker_processes auto;
-pid $OUT/nginx/nginx.pid;
-error_log $OUT/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65;
-    access_log $OUT/nginx/access.log;
-    client_body_temp_path $OUT/nginx/tmp/body;
-    proxy_temp_path $OUT/nginx/tmp/proxy;
-    include $OUT/nginx/site.conf;
-}
-NGINX
+# shellcheck source=bench/shipped-nginx.sh
+source "$ROOT/bench/shipped-nginx.sh"
+render_shipped_nginx "$OUT/nginx" "$NGINX_PORT" "$FAKE_PORT"
 nginx -t -q -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf"
 nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" -g 'daemon off;' &
 NGINX_MASTER=$!
@@ -175,3 +160,9 @@ log "relay peak RSS $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RELAY_PID/status"),
 log "relay ledger rows (in flight): $(sqlite3 -separator ' ' "$OUT/relay-data/relay.db" "SELECT count(*), '(' || sum(outcome = 'in_flight') || ')' FROM usage_records" 2>/dev/null || echo '?'); request log lines: $(grep -c ' /v1/' "$OUT/relay.log" || true)"
 # Per client (shared token, limited key): rows and refusals (429), which must be 0 for the limited key.
 log "relay ledger rows by client (rows, 429s): $(sqlite3 -separator ' ' "$OUT/relay-data/relay.db" "SELECT group_concat(key_label || ' ' || n || ' ' || refused, ', ') FROM (SELECT key_label, count(*) AS n, sum(status = 429) AS refused FROM usage_records GROUP BY key_label)" 2>/dev/null || echo '?')"
+if $RUN_WRK; then
+  # This run's servers first, so they cannot take CPU from the wrk rounds.
+  cleanup; PIDS=()
+  log "wrk against a static upstream: nginx, the floor and the relay in the same rounds (bench/cpu-ab.sh)"
+  BENCH_VARIANTS="$WRK_VARIANTS" BENCH_ROUNDS="$ROUNDS" BENCH_DURATION="$DURATION" bench/cpu-ab.sh
+fi
