@@ -102,7 +102,7 @@ internal static class AdminCommands
             var spends = await KeySpend.ReadAsync(all, session.DefaultPolicy, session.Usage, now, ct);
             if (parse.GetValue(json))
             {
-                await output.WriteLineAsync(Json(writer => AdminJson.WriteKeys(writer, all, now, spends)));
+                await output.WriteLineAsync(AdminJson.Indented(writer => AdminJson.WriteKeys(writer, all, now, spends)));
                 return;
             }
 
@@ -158,7 +158,7 @@ internal static class AdminCommands
             var rows = await session.Usage.SummarizeAsync(query, ct);
             if (parse.GetValue(json))
             {
-                await output.WriteLineAsync(Json(writer => AdminJson.WriteUsage(writer, query, rows)));
+                await output.WriteLineAsync(AdminJson.Indented(writer => AdminJson.WriteUsage(writer, query, rows)));
                 return;
             }
 
@@ -191,7 +191,7 @@ internal static class AdminCommands
             var entries = await session.Keys.AuditAsync(from, ct);
             if (parse.GetValue(json))
             {
-                await output.WriteLineAsync(Json(writer => AdminJson.WriteAudit(writer, entries)));
+                await output.WriteLineAsync(AdminJson.Indented(writer => AdminJson.WriteAudit(writer, entries)));
                 return;
             }
 
@@ -222,7 +222,7 @@ internal static class AdminCommands
             var found = await session.Objects.ListAsync(owner, parse.GetValue(unowned), parse.GetValue(kind), Math.Clamp(parse.GetValue(limit), 1, 10_000), ct);
             if (parse.GetValue(json))
             {
-                await output.WriteLineAsync(Json(writer => AdminJson.WriteObjects(writer, found)));
+                await output.WriteLineAsync(AdminJson.Indented(writer => AdminJson.WriteObjects(writer, found)));
                 return;
             }
 
@@ -321,17 +321,6 @@ internal static class AdminCommands
             await error.WriteLineAsync($"openai-relay: storage error: {e.Message}");
             return 1;
         }
-    }
-
-    private static string Json(Action<Utf8JsonWriter> write)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            write(writer);
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

@@ -134,6 +134,18 @@ internal static class AdminJson
         writer.WriteEndObject();
     }
 
+    /// <summary>What a CLI verb prints for <c>--json</c>: <paramref name="write"/>'s document, indented.</summary>
+    public static string Indented(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            write(writer);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     public static string FormatUsd(long micros) => (micros / 1_000_000m).ToString("0.000000", CultureInfo.InvariantCulture);
 
     private static void WriteTimestamp(Utf8JsonWriter writer, string name, DateTimeOffset? value)

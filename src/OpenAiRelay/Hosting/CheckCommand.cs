@@ -85,27 +85,21 @@ internal static class CheckCommand
         _ => "fail",
     };
 
-    private static string Json(IReadOnlyList<CheckFinding> findings)
+    private static string Json(IReadOnlyList<CheckFinding> findings) => AdminJson.Indented(writer =>
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        writer.WriteStartObject();
+        writer.WriteString("status", findings.Any(f => f.Status == CheckStatus.Fail) ? "fail" : findings.Any(f => f.Status == CheckStatus.Warn) ? "warn" : "ok");
+        writer.WriteStartArray("checks");
+        foreach (var finding in findings)
         {
             writer.WriteStartObject();
-            writer.WriteString("status", findings.Any(f => f.Status == CheckStatus.Fail) ? "fail" : findings.Any(f => f.Status == CheckStatus.Warn) ? "warn" : "ok");
-            writer.WriteStartArray("checks");
-            foreach (var finding in findings)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("name", finding.Name);
-                writer.WriteString("status", Word(finding.Status));
-                writer.WriteString("detail", finding.Detail);
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
+            writer.WriteString("name", finding.Name);
+            writer.WriteString("status", Word(finding.Status));
+            writer.WriteString("detail", finding.Detail);
             writer.WriteEndObject();
         }
 
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    });
 }

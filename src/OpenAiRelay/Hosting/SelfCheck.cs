@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using OpenAiRelay.Admin;
 using OpenAiRelay.Configuration;
 using OpenAiRelay.Forwarding;
+using OpenAiRelay.Storage;
 
 namespace OpenAiRelay.Hosting;
 
@@ -156,8 +157,7 @@ internal sealed class SelfCheck(IConfiguration configuration, TimeProvider time,
     {
         const string Name = "data directory";
         var directory = Path.GetFullPath(storage.DataDirectory);
-        var postgres = !string.IsNullOrWhiteSpace(storage.DatabaseUrl) || string.Equals(storage.Provider?.Trim(), StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase);
-        if (postgres && !string.IsNullOrEmpty(keys.Pepper))
+        if (RelayDatabaseFactory.UsesPostgres(storage) && !string.IsNullOrEmpty(keys.Pepper))
         {
             return CheckFinding.Pass(Name, "not used (PostgreSQL, RELAY_KEY_PEPPER set)");
         }

@@ -7,6 +7,16 @@ internal static class RelayDatabaseFactory
 {
     public const string SqliteFileName = "relay.db";
 
+    /// <summary>
+    /// Whether <paramref name="options"/> choose PostgreSQL (then nothing of the ledger lives in the data directory).
+    /// A bad provider name is not PostgreSQL; <see cref="Create"/> reports it.
+    /// </summary>
+    public static bool UsesPostgres(StorageOptions options)
+    {
+        var provider = options.Provider?.Trim().ToLowerInvariant();
+        return provider == StorageOptions.Postgres || (provider is null && !string.IsNullOrWhiteSpace(options.DatabaseUrl));
+    }
+
     public static RelayDatabase Create(StorageOptions options)
     {
         var provider = options.Provider?.Trim().ToLowerInvariant();

@@ -100,6 +100,24 @@ public sealed class CheckCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheDataDirectory_IsCheckedWheneverTheServerWouldWriteThere()
+    {
+        const string Pepper = "pepper-for-the-check-0123456789abcdef";
+
+        // DATABASE_URL beside an explicit sqlite provider: the ledger stays in SQLite (the factory's rule), so the
+        // directory matters even with a configured pepper.
+        var sqlite = await RunAsync(Settings(("Relay:Storage:Provider", "sqlite"), ("Relay:Storage:DatabaseUrl", "postgres://relay:pw@127.0.0.1:1/relay"), ("Relay:Keys:Pepper", Pepper)), "--json");
+        Assert.Equal(0, sqlite.ExitCode);
+        Assert.Contains("is writable", Finding(sqlite.Output, "data directory").GetProperty("detail").GetString());
+
+        // PostgreSQL with a configured pepper: nothing is written there.
+        var postgres = await RunAsync(Settings(("Relay:Storage:DatabaseUrl", "postgres://relay:pw@127.0.0.1:1/relay"), ("Relay:Keys:Pepper", Pepper)), "--json");
+        Assert.Equal("not used (PostgreSQL, RELAY_KEY_PEPPER set)", Finding(postgres.Output, "data directory").GetProperty("detail").GetString());
+        Assert.Equal("fail", Finding(postgres.Output, "storage").GetProperty("status").GetString());
+        Assert.DoesNotContain(":pw@", postgres.Output);
+    }
+
+    [Fact]
     public async Task NoTokenAndNoKey_WarnsThatTheRelayIsOpen_ButPasses()
     {
         var result = await RunAsync(Settings(("Relay:Tokens", null)), "--json");
